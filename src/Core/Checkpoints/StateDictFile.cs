@@ -1,0 +1,109 @@
+// Reads and writes flat state dicts: safetensors, and torch.save zip archives (the official U-ViT checkpoints' format),
+// through TorchSharp.PyBridge. Adds what a user needs around it: format detection by content, clear errors for
+// truncated/corrupt/legacy files, unwrapping of {"state_dict": ...} containers, and atomic writes.
+using System.Collections;
+using System.Buffers.Binary;
+using TorchSharp.PyBridge;
+using UViT.MLNet.Core.Runtime;
+using static TorchSharp.torch;
+
+namespace UViT.MLNet.Core.Checkpoints;
+
+/// <summary>The container formats <see cref="StateDictFile"/> understands.</summary>
+public enum StateDictFormat
+{
+    /// <summary>Hugging Face safetensors.</summary>
+    Safetensors,
+    /// <summary>PyTorch <c>torch.save</c> zip archive (PyTorch &gt;= 1.6 default).</summary>
+    TorchZip,
+}
+
+/// <summary>Flat state-dict files: <c>name -> tensor</c>.</summary>
+public static class StateDictFile
+{
+    /// <summary>Tells the format from the file's first bytes (not its extension).</summary>
+    /// <exception cref="InvalidDataException">The file is neither format (with the reason, e.g. a legacy pickle).</exception>
+    public static StateDictFormat Detect(string path)
+    {
+        using var stream = OpenForRead(path);
+        Span<byte> head = stackalloc byte[9];
+        int read = stream.ReadAtLeast(head, head.Length, throwOnEndOfStream: false);
+        if (read >= 4 && head[0] == (byte)'P' && head[1] == (byte)'K' && head[2] == 3 && head[3] == 4) return StateDictFormat.TorchZip;
+        if (read >= 2 && head[0] == 0x80 && head[1] <= 5)
+            throw new InvalidDataException($"'{path}' is a legacy (non-zip) torch.save pickle, which is not supported. " +
+                                           "Re-save it in PyTorch with torch.save(torch.load(path), new_path) (zip format), or convert it to safetensors.");
+        if (read == 9)
+        {
+            ulong headerLength = BinaryPrimitives.ReadUInt64LittleEndian(head);
+            if (head[8] == (byte)'{')
+            {
+                if (headerLength + 8 > (ulong)stream.Length)
+                    throw new InvalidDataException($"'{path}' is a truncated safetensors file: its header claims {headerLength} bytes but the file has {stream.Length}.");
+                return StateDictFormat.Safetensors;
+            }
+        }
+        throw new InvalidDataException($"'{path}' is neither a safetensors file nor a torch.save zip archive ({stream.Length} bytes).");
+    }
+
+    /// <summary>
+    /// Reads every tensor of a flat state dict onto the CPU. A torch.save file whose top level is a container
+    /// (<c>{"state_dict": {...}}</c>, <c>{"model": {...}}</c>) is unwrapped. The caller owns (and disposes) the tensors.
+    /// </summary>
+    /// <exception cref="FileNotFoundException">No such file.</exception>
+    /// <exception cref="InvalidDataException">The file is truncated, corrupt, or not a state dict.</exception>
+    public static Dictionary<string, Tensor> Read(string path)
+    {
+        TorchRuntime.EnsureLoaded();
+        var format = Detect(path);
+        try
+        {
+            return format == StateDictFormat.Safetensors ? Safetensors.LoadStateDict(path) : ReadTorchZip(path);
+        }
+        catch (Exception e) when (e is not InvalidDataException and not OutOfMemoryException)
+        {
+            throw new InvalidDataException($"'{path}' could not be read as a {format} state dict (truncated or corrupt?): {e.Message}", e);
+        }
+    }
+
+    /// <summary>Writes a state dict as safetensors, atomically (temp file in the same folder, then rename).</summary>
+    public static void WriteSafetensors(string path, IReadOnlyDictionary<string, Tensor> state)
+    {
+        TorchRuntime.EnsureLoaded();
+        var contiguous = state.ToDictionary(kv => kv.Key, kv => kv.Value.detach().cpu().contiguous());
+        try
+        {
+            AtomicFile.Write(path, stream => Safetensors.SaveStateDict(stream, contiguous, leaveOpen: true));
+        }
+        finally
+        {
+            foreach (var t in contiguous.Values) t.Dispose();
+        }
+    }
+
+    private static Dictionary<string, Tensor> ReadTorchZip(string path)
+    {
+        Hashtable table = PyTorchUnpickler.UnpickleStateDict(path);
+        foreach (string container in new[] { "state_dict", "model", "module" })
+        {
+            if (table.Count >= 1 && table[container] is Hashtable inner && !table.Values.OfType<Tensor>().Any())
+            {
+                table = inner;
+                break;
+            }
+        }
+        var result = new Dictionary<string, Tensor>(table.Count);
+        foreach (DictionaryEntry entry in table)
+        {
+            if (entry.Value is not Tensor tensor)
+                throw new InvalidDataException($"'{path}' is not a flat state dict: entry '{entry.Key}' is a {entry.Value?.GetType().Name ?? "null"}, not a tensor.");
+            result[(string)entry.Key] = tensor;
+        }
+        return result;
+    }
+
+    private static FileStream OpenForRead(string path)
+    {
+        if (!File.Exists(path)) throw new FileNotFoundException($"Checkpoint file '{path}' does not exist.", path);
+        return File.OpenRead(path);
+    }
+}

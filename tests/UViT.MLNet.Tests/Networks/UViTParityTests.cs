@@ -1,0 +1,117 @@
+// Parity of our U-ViT with the official code: every io fixture whose weights are a U-ViT is replayed and compared
+// within the manifest's forward tolerance. Configs and tensors come from the fixture folder only.
+using System.Text.Json;
+using UViT.MLNet.Core.Checkpoints;
+using UViT.MLNet.Core.Networks;
+using UViT.MLNet.Tests.Support;
+using static TorchSharp.torch;
+
+namespace UViT.MLNet.Tests.Networks;
+
+[TestClass]
+public sealed class UViTParityTests
+{
+    /// <summary>(io file, weights file) for each io fixture whose model is a U-ViT weights file; a weights file's .pth twin is added too.</summary>
+    public static IEnumerable<object[]> Cases()
+    {
+        var files = Fixtures.ManifestFiles.ToDictionary(f => f.File, f => f.Entry);
+        foreach (var (file, entry) in files)
+        {
+            if (entry.GetProperty("kind").GetString() != "io" || !entry.TryGetProperty("model", out var model) || !IsForwardCall(entry)) continue;
+            string weights = model.GetString() + ".safetensors";
+            if (!files.TryGetValue(weights, out var weightsEntry) || !IsUViT(weightsEntry)) continue;
+            yield return [file, weights];
+            foreach (var (twin, twinEntry) in files)
+            {
+                if (twinEntry.TryGetProperty("same_as", out var same) && same.GetString() == weights) yield return [file, twin];
+            }
+        }
+    }
+
+    // A forward-pass fixture records the inputs x, t and the output out (sampler fixtures record other tensors).
+    private static bool IsForwardCall(JsonElement entry) =>
+        entry.TryGetProperty("tensors", out var tensors) && new[] { "x", "t", "out" }.All(name => tensors.TryGetProperty(name, out _));
+
+    private static bool IsUViT(JsonElement entry) =>
+        entry.GetProperty("kind").GetString() == "weights" && entry.TryGetProperty("model", out var m) && m.GetString()!.StartsWith("UViT", StringComparison.Ordinal);
+
+    /// <summary>Builds the weights file's model (config from the manifest) and loads it strictly.</summary>
+    internal static UViTNetwork LoadModel(string weightsFile)
+    {
+        var files = Fixtures.ManifestFiles.ToDictionary(f => f.File, f => f.Entry);
+        var entry = files[weightsFile];
+        if (entry.TryGetProperty("same_as", out var same)) entry = files[same.GetString()!];
+        var model = new UViTNetwork(UViTConfig.FromOfficialArguments(entry.GetProperty("config")));
+        StateDictLoader.LoadFile(model, Fixtures.UViTPath(weightsFile));
+        model.eval();
+        return model;
+    }
+
+    [TestMethod]
+    public void FixturesContainUViTCases()
+    {
+        var cases = Cases().ToList();
+        Assert.IsGreaterThanOrEqualTo(3, cases.Count, "Expected at least the class, unconditional and text U-ViT io fixtures.");
+        CollectionAssert.Contains(cases.Select(c => (string)c[1]).ToList(), "uvit_cls.pth", "The .pth twin of uvit_cls must be replayed too.");
+    }
+
+    [TestMethod]
+    [DynamicData(nameof(Cases))]
+    public void ForwardMatchesOfficialCode(string ioFile, string weightsFile)
+    {
+        using var model = LoadModel(weightsFile);
+        using var scope = NewDisposeScope();
+        var io = Fixtures.Tensors(ioFile);
+        using var noGrad = no_grad();
+        var output = model.forward(io["x"], io["t"], io.GetValueOrDefault("y"), io.GetValueOrDefault("context"));
+        double diff = Fixtures.MaxAbsDiff(output, io["out"]);
+        Assert.IsLessThanOrEqualTo(Fixtures.Tolerances.Forward, diff, $"{weightsFile} on {ioFile}: max |diff| = {diff:E3}");
+    }
+
+    [TestMethod]
+    [DynamicData(nameof(Cases))]
+    public void PlainAttentionPathMatchesOfficialCode(string ioFile, string weightsFile)
+    {
+        using var model = LoadModel(weightsFile);
+        model.UseFusedAttention = false;
+        using var scope = NewDisposeScope();
+        var io = Fixtures.Tensors(ioFile);
+        using var noGrad = no_grad();
+        var output = model.forward(io["x"], io["t"], io.GetValueOrDefault("y"), io.GetValueOrDefault("context"));
+        double diff = Fixtures.MaxAbsDiff(output, io["out"]);
+        Assert.IsLessThanOrEqualTo(Fixtures.Tolerances.Forward, diff, $"{weightsFile} (plain attention) on {ioFile}: max |diff| = {diff:E3}");
+    }
+
+    [TestMethod]
+    [DynamicData(nameof(Cases))]
+    public void FusedAndPlainAttentionAgree(string ioFile, string weightsFile)
+    {
+        using var model = LoadModel(weightsFile);
+        using var scope = NewDisposeScope();
+        var io = Fixtures.Tensors(ioFile);
+        using var noGrad = no_grad();
+        model.UseFusedAttention = true;
+        var fused = model.forward(io["x"], io["t"], io.GetValueOrDefault("y"), io.GetValueOrDefault("context"));
+        model.UseFusedAttention = false;
+        var plain = model.forward(io["x"], io["t"], io.GetValueOrDefault("y"), io.GetValueOrDefault("context"));
+        Assert.IsLessThanOrEqualTo(1e-5, Fixtures.MaxAbsDiff(fused, plain));
+    }
+
+    [TestMethod]
+    public void TimestepEmbeddingMatchesOfficialCode()
+    {
+        var entry = Fixtures.ManifestFiles.Single(f => f.File.StartsWith("timestep_embedding", StringComparison.Ordinal));
+        using var scope = NewDisposeScope();
+        var io = Fixtures.Tensors(entry.File);
+        var widths = io.Keys.Where(k => k.StartsWith("emb", StringComparison.Ordinal)).ToList();
+        Assert.IsNotEmpty(widths, "no emb{dim} tensors in the fixture");
+        foreach (string key in widths)
+        {
+            int dim = int.Parse(key["emb".Length..]);
+            var emb = TimestepEmbedding.Compute(io["t"], dim);
+            CollectionAssert.AreEqual(io[key].shape, emb.shape, key);
+            double diff = Fixtures.MaxAbsDiff(emb, io[key]);
+            Assert.IsLessThanOrEqualTo(Fixtures.Tolerances.Embedding, diff, $"{key}: max |diff| = {diff:E3}");
+        }
+    }
+}
