@@ -59,7 +59,7 @@ public static class StateDictFile
         {
             return format == StateDictFormat.Safetensors ? Safetensors.LoadStateDict(path) : ReadTorchZip(path);
         }
-        catch (Exception e) when (e is not InvalidDataException and not OutOfMemoryException)
+        catch (Exception e) when (e is not OutOfMemoryException)
         {
             throw new InvalidDataException($"'{path}' could not be read as a {format} state dict (truncated or corrupt?): {e.Message}", e);
         }

@@ -87,13 +87,13 @@ public sealed class UViTNetwork : Module
     {
         using var noGrad = no_grad();
         using var generator = seed is null ? null : new Generator((ulong)seed.Value, pos_embed.device);
-        init.trunc_normal_(pos_embed, std: 0.02, a: -2, b: 2, generator: generator);
+        TruncatedNormal.Fill(pos_embed, std: 0.02, generator: generator);
         foreach (var (_, module) in named_modules())
         {
             switch (module)
             {
                 case Linear linear:
-                    init.trunc_normal_(linear.weight!, std: 0.02, a: -2, b: 2, generator: generator);
+                    TruncatedNormal.Fill(linear.weight!, std: 0.02, generator: generator);
                     if (linear.bias is not null) init.zeros_(linear.bias);
                     break;
                 case LayerNorm layerNorm:

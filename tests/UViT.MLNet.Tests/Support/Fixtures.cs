@@ -62,6 +62,14 @@ internal static partial class Fixtures
         return diff.item<double>();
     }
 
+    /// <summary>True when both tensors have the same shape and bit-equal values.</summary>
+    public static bool Identical(Tensor a, Tensor b)
+    {
+        if (!a.shape.SequenceEqual(b.shape)) return false;
+        using var equal = a.eq(b).all();
+        return equal.item<bool>();
+    }
+
     private static string FindRepoRoot()
     {
         for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
