@@ -67,5 +67,22 @@ public static class UViTPresets
         catch (ArgumentException) { preset = null; return false; }
     }
 
+    /// <summary>
+    /// The presets whose state dict has exactly these keys and shapes (models are built on the meta device, so this
+    /// allocates no weights). Used to recognise official checkpoints; two presets can share a layout (then both are returned).
+    /// </summary>
+    public static IReadOnlyList<UViTPreset> MatchStateDict(IReadOnlyDictionary<string, long[]> shapes)
+    {
+        var matches = new List<UViTPreset>();
+        foreach (var preset in All)
+        {
+            using var model = new UViTNetwork(preset.Config, device: TorchSharp.torch.META);
+            var layout = model.state_dict();
+            if (layout.Count == shapes.Count && layout.All(kv => shapes.TryGetValue(kv.Key, out var shape) && shape.SequenceEqual(kv.Value.shape)))
+                matches.Add(preset);
+        }
+        return matches;
+    }
+
     private static bool Same(string a, string b) => string.Equals(a, b, StringComparison.OrdinalIgnoreCase);
 }

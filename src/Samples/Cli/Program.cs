@@ -1,0 +1,9 @@
+// `uvit`: the UViT.MLNet command-line tool. Each verb lives in Commands/; exit codes: 0 success, 1 bad input, 2 usage error.
+using System.CommandLine;
+using UViT.MLNet.Cli.Commands;
+
+var root = new RootCommand("UViT.MLNet: U-ViT diffusion models (Bao et al., CVPR 2023) for .NET on TorchSharp and ML.NET.");
+root.Subcommands.Add(PresetsCommand.Create());
+root.Subcommands.Add(InspectCommand.Create());
+root.Subcommands.Add(ConvertCommand.Create());
+return root.Parse(args).Invoke();
