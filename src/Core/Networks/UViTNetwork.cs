@@ -81,7 +81,8 @@ public sealed class UViTNetwork : Module
 
     /// <summary>
     /// The official initialisation (reference.md section 1): <c>pos_embed</c> and every Linear weight ~ N(0, 0.02^2)
-    /// (trunc_normal with bounds +-2), Linear biases 0, LayerNorm weight 1 / bias 0; conv and embedding keep PyTorch's defaults.
+    /// (trunc_normal with bounds +-2), Linear biases 0, LayerNorm weight 1 / bias 0; conv and embedding get PyTorch's
+    /// default initialisation, redrawn here so that a seed fixes every weight.
     /// </summary>
     public void InitializeForTraining(long? seed = null)
     {
@@ -99,6 +100,15 @@ public sealed class UViTNetwork : Module
                 case LayerNorm layerNorm:
                     init.ones_(layerNorm.weight!);
                     init.zeros_(layerNorm.bias!);
+                    break;
+                case Conv2d conv:
+                    // PyTorch's Conv2d.reset_parameters: kaiming_uniform(a = sqrt 5) = U(+-1/sqrt(fan_in)), bias U(+-1/sqrt(fan_in)).
+                    double bound = 1 / Math.Sqrt(conv.weight!.shape[1] * conv.weight.shape[2] * conv.weight.shape[3]);
+                    conv.weight.uniform_(-bound, bound, generator);
+                    conv.bias?.uniform_(-bound, bound, generator);
+                    break;
+                case Embedding embedding:
+                    embedding.weight!.normal_(0, 1, generator);   // PyTorch's Embedding default
                     break;
             }
         }

@@ -1,0 +1,137 @@
+// One U-ViT training run: network, EMA copy, AdamW, warm-up, the noise-prediction objective and its random stream.
+// Follows the official train loop (train.py / train_ldm*.py, github baofff/U-ViT): zero_grad, loss.backward, optional
+// clipping, optimizer.step, lr_scheduler.step, ema update. Everything random comes from one CPU generator whose state is
+// checkpointed, so a resumed run continues exactly.
+using TorchSharp;
+using TorchSharp.Modules;
+using UViT.MLNet.Core.Networks;
+using static TorchSharp.torch;
+
+namespace UViT.MLNet.Core.Training;
+
+/// <summary>Trains a <see cref="UViTNetwork"/> with the official recipe, one optimiser step per <see cref="TrainStep"/>.</summary>
+public sealed class UViTTrainingSession : IDisposable
+{
+    private readonly AdamW _optimizer;
+    private readonly NoisePredictionObjective _objective;
+    private readonly ExponentialMovingAverage _ema;
+    private readonly Tensor? _emptyContext;
+
+    /// <summary>The network being trained (raw weights).</summary>
+    public UViTNetwork Network { get; }
+    /// <summary>The EMA of <see cref="Network"/>'s weights (what sampling should use).</summary>
+    public UViTNetwork EmaNetwork { get; }
+    /// <summary>Optimisation settings.</summary>
+    public TrainingRecipe Recipe { get; }
+    /// <summary>The label used as "no class" for guidance dropout, if the model is class-conditional with guidance.</summary>
+    public long? NullClass { get; }
+    /// <summary>Seed the run was started with.</summary>
+    public long Seed { get; }
+    /// <summary>Optimiser steps taken so far.</summary>
+    public long Step { get; private set; }
+    /// <summary>The generator behind every random draw (times, noise, dropout); its state is part of a checkpoint.</summary>
+    public Generator Random { get; }
+
+    /// <param name="network">A freshly initialised (or pre-trained) network; the session owns it.</param>
+    /// <param name="nullClass">Null label for class models trained with guidance dropout (must be &lt; NumClasses).</param>
+    /// <param name="emptyContext">[T, D] context of the empty prompt, for text models trained with guidance dropout.</param>
+    public UViTTrainingSession(UViTNetwork network, TrainingRecipe recipe, long seed, long? nullClass = null, Tensor? emptyContext = null)
+    {
+        Recipe = recipe.Validate();
+        Network = network;
+        Seed = seed;
+        var config = network.Config;
+        if (recipe.ConditionDropProbability > 0)
+        {
+            if (config.Conditioning == UViTConditioning.ClassLabel && (nullClass is null || nullClass < 0 || nullClass >= config.NumClasses))
+                throw new ArgumentException($"Guidance dropout on a class model needs a null class in [0, {config.NumClasses - 1}]; got {nullClass?.ToString() ?? "none"}.");
+            if (config.Conditioning == UViTConditioning.TextContext && emptyContext is null)
+                throw new ArgumentException("Guidance dropout on a text model needs the empty prompt's context.");
+            if (config.Conditioning == UViTConditioning.Unconditional)
+                throw new ArgumentException("An unconditional model has no condition to drop; set ConditionDropProbability to 0.");
+        }
+        NullClass = nullClass;
+        _emptyContext = emptyContext?.detach().clone();
+        var device = network.parameters().First().device;
+        EmaNetwork = new UViTNetwork(config, device: device, dtype: network.parameters().First().dtype);
+        EmaNetwork.UseFusedAttention = network.UseFusedAttention;
+        _ema = new ExponentialMovingAverage(network, EmaNetwork);
+        _objective = new NoisePredictionObjective(recipe.Schedule);
+        _optimizer = optim.AdamW(network.parameters(), lr: recipe.LearningRate, beta1: recipe.Beta1, beta2: recipe.Beta2,
+                                 weight_decay: recipe.WeightDecay);
+        Random = new Generator(unchecked((ulong)seed));
+        Network.train();
+    }
+
+    /// <summary>The learning rate the next step will use.</summary>
+    public double NextLearningRate => LinearWarmup.LearningRate(Recipe.LearningRate, Step, Recipe.WarmupSteps);
+
+    /// <summary>
+    /// One optimiser step on a batch: noise it, drop conditions for guidance, predict the noise, back-propagate
+    /// (in <see cref="TrainingRecipe.GradientAccumulationSteps"/> micro-batches), clip, step AdamW, update the EMA.
+    /// </summary>
+    /// <param name="x0">[B, C, H, W] clean data (pixels in [-1, 1] or scaled latents).</param>
+    /// <param name="labels">[B] int64 labels (class models).</param>
+    /// <param name="context">[B, T, D] text contexts (text models).</param>
+    /// <returns>The batch loss (mean of the micro-batch losses).</returns>
+    public float TrainStep(Tensor x0, Tensor? labels = null, Tensor? context = null)
+    {
+        using var scope = NewDisposeScope();
+        foreach (var group in _optimizer.ParamGroups) group.LearningRate = NextLearningRate;
+        _optimizer.zero_grad();
+        long b = x0.shape[0];
+        int parts = (int)Math.Min(Recipe.GradientAccumulationSteps, b);
+        double total = 0;
+        var device = Network.parameters().First().device;
+        for (int part = 0; part < parts; part++)
+        {
+            long from = b * part / parts, to = b * (part + 1) / parts;
+            var x = x0.slice(0, from, to, 1).to(device);                                                        // [b, C, H, W]
+            var noised = _objective.Draw(x, Random);
+            Tensor? y = labels is null ? null : ConditionLabels(labels.slice(0, from, to, 1)).to(device);         // [b]
+            Tensor? c = context is null ? null : ConditionContext(context.slice(0, from, to, 1)).to(device);      // [b, T, D]
+            var predicted = Network.forward(noised.Noisy, noised.NetworkTime, y, c);                 // [b, C, H, W]
+            var loss = NoisePredictionObjective.Loss(noised.Noise, predicted);                        // []
+            (loss * ((double)(to - from) / b)).backward();
+            total += loss.item<float>() * (to - from) / b;
+        }
+        if (Recipe.GradientClipNorm is double clip) nn.utils.clip_grad_norm_(Network.parameters(), clip);
+        _optimizer.step();
+        Step++;
+        _ema.Update(ExponentialMovingAverage.RateAt(Step, Recipe.EmaRate, Recipe.EmaWarmup));
+        if (!double.IsFinite(total))
+            throw new ArithmeticException($"The training loss became {total} at step {Step}: check the data range (NaN inputs?) and lower the learning rate.");
+        return (float)total;
+    }
+
+    private Tensor ConditionLabels(Tensor labels) => Recipe.ConditionDropProbability > 0 && NullClass is long nullClass
+        ? NoisePredictionObjective.DropLabels(labels, nullClass, Recipe.ConditionDropProbability, Random)
+        : labels;
+
+    private Tensor ConditionContext(Tensor context) => Recipe.ConditionDropProbability > 0 && _emptyContext is not null
+        ? NoisePredictionObjective.DropContext(context, _emptyContext, Recipe.ConditionDropProbability, Random)
+        : context;
+
+    /// <summary>Writes network, EMA, optimiser state, step, RNG state and <paramref name="metadata"/> to one file, atomically.</summary>
+    public void SaveCheckpoint(string path, IReadOnlyDictionary<string, string>? metadata = null) =>
+        TrainingCheckpoint.Save(path, this, _optimizer, metadata ?? new Dictionary<string, string>());
+
+    /// <summary>Restores a checkpoint written by <see cref="SaveCheckpoint"/> into this session (same config required).</summary>
+    /// <returns>The metadata stored with it.</returns>
+    public IReadOnlyDictionary<string, string> LoadCheckpoint(string path)
+    {
+        var (step, metadata) = TrainingCheckpoint.Load(path, this, _optimizer);
+        Step = step;
+        return metadata;
+    }
+
+    public void Dispose()
+    {
+        _optimizer.Dispose();
+        _objective.Dispose();
+        _emptyContext?.Dispose();
+        Random.Dispose();
+        EmaNetwork.Dispose();
+        Network.Dispose();
+    }
+}

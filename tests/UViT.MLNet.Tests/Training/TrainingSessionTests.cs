@@ -1,0 +1,140 @@
+// The training recipe: warm-up starts at lr 0, EMA starts as a copy, guidance dropout hits its rate, loss falls on a toy
+// distribution, a resumed run reproduces the uninterrupted one exactly, and a step leaks no tensors.
+using TorchSharp;
+using UViT.MLNet.Core.Networks;
+using UViT.MLNet.Core.Training;
+using UViT.MLNet.Tests.Support;
+using static TorchSharp.torch;
+
+namespace UViT.MLNet.Tests.Training;
+
+[TestClass]
+public sealed class TrainingSessionTests
+{
+    public TestContext TestContext { get; set; } = null!;
+
+    private static readonly UViTConfig Tiny = new() { ImageSize = 8, PatchSize = 2, InChannels = 1, EmbedDim = 32, Depth = 2, NumHeads = 2, NumClasses = 3 };
+
+    /// <summary>Two classes of 8x8 images: class 0 a bright left half, class 1 a bright right half (values in [-1, 1]).</summary>
+    private static (Tensor X, Tensor Y) ToyBatch(int size, Generator generator)
+    {
+        var y = randint(0, 2, [size], dtype: ScalarType.Int64, generator: generator);                  // [B]
+        var columns = arange(8).reshape(1, 1, 1, 8);                                                    // [1, 1, 1, 8]
+        var left = columns.lt(4).to(ScalarType.Float32) * 2 - 1;                                        // [1, 1, 1, 8]
+        var images = where(y.reshape(-1, 1, 1, 1).eq(0), left, -left).expand(size, 1, 8, 8).clone();   // [B, 1, 8, 8]
+        return (images, y);
+    }
+
+    private static UViTTrainingSession NewSession(TrainingRecipe recipe, long seed = 3) =>
+        new(new UViTNetwork(Tiny, seed: seed), recipe, seed, nullClass: 2);
+
+    [TestMethod]
+    public void FirstStepRunsAtLearningRateZeroAndEmaStartsAsACopy()
+    {
+        using var session = NewSession(new TrainingRecipe { WarmupSteps = 10, ConditionDropProbability = 0.1 });
+        var before = session.Network.state_dict().ToDictionary(kv => kv.Key, kv => kv.Value.clone());
+        foreach (var (key, value) in session.EmaNetwork.state_dict()) Assert.IsTrue(Fixtures.Identical(before[key], value), $"EMA {key} is not a copy");
+        Assert.AreEqual(0.0, session.NextLearningRate);
+        using var generator = new Generator(1);
+        var (x, y) = ToyBatch(8, generator);
+        session.TrainStep(x, y);
+        foreach (var (key, value) in session.Network.state_dict()) Assert.IsTrue(Fixtures.Identical(before[key], value), $"{key} changed at lr 0");
+        Assert.AreEqual(2e-4 / 10, session.NextLearningRate, 1e-12);
+    }
+
+    [TestMethod]
+    public void LossFallsOnAToyDistribution()
+    {
+        using var session = NewSession(new TrainingRecipe { LearningRate = 2e-3, WarmupSteps = 20, Beta1 = 0.9, Beta2 = 0.99, WeightDecay = 0 });
+        using var generator = new Generator(5);
+        var losses = new List<float>();
+        for (int step = 0; step < 300; step++)
+        {
+            using var scope = NewDisposeScope();
+            var (x, y) = ToyBatch(32, generator);
+            losses.Add(session.TrainStep(x, y));
+        }
+        double first = losses.Take(30).Average(), last = losses.TakeLast(30).Average();
+        TestContext.WriteLine($"loss: first 30 steps {first:F4}, last 30 steps {last:F4}");
+        Assert.IsLessThan(0.6 * first, last, $"loss did not fall enough: {first:F4} -> {last:F4}");
+    }
+
+    [TestMethod]
+    public void ResumedRunReproducesTheUninterruptedRun()
+    {
+        var recipe = new TrainingRecipe { LearningRate = 1e-3, WarmupSteps = 3, ConditionDropProbability = 0.2, EmaRate = 0.9 };
+        var batches = new List<(Tensor X, Tensor Y)>();
+        using (var generator = new Generator(11))
+        {
+            for (int i = 0; i < 6; i++) batches.Add(ToyBatch(8, generator));
+        }
+        var straight = new List<float>();
+        using (var session = NewSession(recipe))
+        {
+            foreach (var (x, y) in batches) straight.Add(session.TrainStep(x, y));
+        }
+
+        string checkpoint = Path.Combine(TestContext.TestRunDirectory ?? Path.GetTempPath(), Guid.NewGuid().ToString("N") + ".ckpt");
+        var resumed = new List<float>();
+        using (var session = NewSession(recipe))
+        {
+            foreach (var (x, y) in batches.Take(3)) resumed.Add(session.TrainStep(x, y));
+            session.SaveCheckpoint(checkpoint, new Dictionary<string, string> { ["epoch"] = "0" });
+        }
+        using (var session = NewSession(recipe, seed: 3))
+        {
+            var metadata = session.LoadCheckpoint(checkpoint);
+            Assert.AreEqual("0", metadata["epoch"]);
+            Assert.AreEqual(3, session.Step);
+            foreach (var (x, y) in batches.Skip(3)) resumed.Add(session.TrainStep(x, y));
+        }
+        CollectionAssert.AreEqual(straight, resumed, $"straight {string.Join(", ", straight)} vs resumed {string.Join(", ", resumed)}");
+    }
+
+    [TestMethod]
+    public void CorruptCheckpointFailsClearly()
+    {
+        string path = Path.Combine(TestContext.TestRunDirectory ?? Path.GetTempPath(), Guid.NewGuid().ToString("N") + ".ckpt");
+        using (var session = NewSession(new TrainingRecipe())) session.SaveCheckpoint(path);
+        byte[] bytes = File.ReadAllBytes(path);
+        File.WriteAllBytes(path, bytes[..(bytes.Length / 3)]);
+        using var other = NewSession(new TrainingRecipe());
+        var error = Assert.ThrowsExactly<InvalidDataException>(() => other.LoadCheckpoint(path));
+        StringAssert.Contains(error.Message, path);
+    }
+
+    [TestMethod]
+    public void LabelDropoutHitsItsRate()
+    {
+        using var generator = new Generator(9);
+        using var labels = zeros(20000, dtype: ScalarType.Int64);
+        using var dropped = NoisePredictionObjective.DropLabels(labels, 7, 0.15, generator);
+        double rate = dropped.eq(7).to(ScalarType.Float64).mean().item<double>();
+        Assert.AreEqual(0.15, rate, 0.01);
+        Assert.IsTrue(dropped.eq(7).logical_or(dropped.eq(0)).all().item<bool>());
+    }
+
+    [TestMethod]
+    public void TrainStepLeaksNoTensors()
+    {
+        using var session = NewSession(new TrainingRecipe { ConditionDropProbability = 0.1 });
+        using var generator = new Generator(1);
+        var (x, y) = ToyBatch(4, generator);
+        session.TrainStep(x, y);                                   // first step allocates the optimiser state
+        long before = DisposeScopeManager.Statistics.ThreadTotalLiveCount;
+        for (int i = 0; i < 3; i++) session.TrainStep(x, y);
+        Assert.AreEqual(before, DisposeScopeManager.Statistics.ThreadTotalLiveCount, "live tensors grew across training steps");
+    }
+
+    [TestMethod]
+    public void OfficialRecipesFollowTheConfigs()
+    {
+        Assert.AreEqual(0.999, TrainingRecipe.ForPreset("U-ViT-S/2 CIFAR-10").Beta2);
+        Assert.AreEqual(2500, TrainingRecipe.ForPreset("cifar10_uvit_small").WarmupSteps);
+        Assert.AreEqual(3e-4, TrainingRecipe.ForPreset("U-ViT-M/4").LearningRate);
+        Assert.AreEqual(NoiseScheduleKind.DiscreteSD, TrainingRecipe.ForPreset("U-ViT-H/2").Schedule);
+        Assert.AreEqual(0.15, TrainingRecipe.ForPreset("U-ViT-L/2").ConditionDropProbability);
+        var coco = TrainingRecipe.ForPreset("U-ViT-S/2 MS-COCO");
+        Assert.AreEqual((0.9, 0.9, 0.1), (coco.Beta1, coco.Beta2, coco.ConditionDropProbability));
+    }
+}
