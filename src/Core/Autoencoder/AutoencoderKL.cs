@@ -66,6 +66,12 @@ public sealed class AutoencoderKL : Module
         }
     }
 
+    /// <summary>
+    /// Loads weights from a safetensors or torch.save file in CompVis, latent-diffusion (<c>first_stage_model.</c>) or
+    /// diffusers layout (see <see cref="AutoencoderCheckpoint"/>), strictly; mismatches name the offending keys.
+    /// </summary>
+    public AutoencoderCheckpointReport LoadCheckpoint(string path) => AutoencoderCheckpoint.LoadFile(this, path);
+
     /// <summary>Number of parameters (elements of every state-dict tensor).</summary>
     public long ParameterCount => parameters().Sum(t => t.numel());
 
