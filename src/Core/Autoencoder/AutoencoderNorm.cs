@@ -1,0 +1,17 @@
+// CompVis latent-diffusion ldm/modules/diffusionmodules/model.py `Normalize` and `nonlinearity`.
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+using static TorchSharp.torch.nn;
+
+namespace UViT.MLNet.Core.Autoencoder;
+
+/// <summary>The autoencoder's normalisation and activation, in one place so every block agrees on them.</summary>
+internal static class AutoencoderNorm
+{
+    /// <summary>GroupNorm with 32 groups and eps 1e-6 (not LayerNorm's 1e-5: a pitfall of ports, reference.md section 7).</summary>
+    public static GroupNorm Create(long channels, Device? device, ScalarType? dtype) =>
+        GroupNorm(32, channels, eps: 1e-6, affine: true, device: device, dtype: dtype);
+
+    /// <summary>swish(x) = x * sigmoid(x), the official <c>nonlinearity</c>.</summary>
+    public static Tensor Swish(Tensor x) => functional.silu(x);
+}
