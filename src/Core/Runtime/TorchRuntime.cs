@@ -16,14 +16,14 @@ public sealed class TorchRuntimeException(string message, Exception? inner = nul
 public static class TorchRuntime
 {
     private static readonly Lock Gate = new();
-    private static bool _loaded;
+    private static readonly HashSet<DeviceType> Loaded = [];
 
     /// <summary>Loads libtorch for the CPU (and CUDA when <paramref name="device"/> asks for it); idempotent.</summary>
     public static void EnsureLoaded(DeviceType device = DeviceType.CPU)
     {
         lock (Gate)
         {
-            if (_loaded && device == DeviceType.CPU) return;
+            if (Loaded.Contains(device)) return;
             PreloadBundledLibTorch();
             try
             {
@@ -33,7 +33,7 @@ public static class TorchRuntime
             {
                 throw new TorchRuntimeException(Explain(device, e), e);
             }
-            _loaded = true;
+            Loaded.Add(device);
         }
     }
 

@@ -31,7 +31,9 @@ internal static partial class Fixtures
     public static string UViTPath(string file) => Path.Combine(UViTFolder, file);
 
     /// <summary>manifest.json of the U-ViT fixtures.</summary>
-    public static JsonElement Manifest => JsonDocument.Parse(File.ReadAllText(UViTPath("manifest.json"))).RootElement;
+    public static JsonElement Manifest => ManifestCache.Value;
+
+    private static readonly Lazy<JsonElement> ManifestCache = new(() => JsonDocument.Parse(File.ReadAllText(UViTPath("manifest.json"))).RootElement);
 
     /// <summary>(file name, entry) for every manifest file, in manifest order.</summary>
     public static IEnumerable<(string File, JsonElement Entry)> ManifestFiles =>
