@@ -32,8 +32,8 @@ public static class InceptionScore
         for (int i = 0; i < splits; i++)
         {
             long start = i * n / splits, end = (i + 1) * n / splits;
-            var pPart = p.narrow(0, start, end - start);                                      // [n_i, C]
-            var logPPart = logP.narrow(0, start, end - start);                                // [n_i, C]
+            var pPart = p.narrow(0, start, end - start);                      // [n_i, C]
+            var logPPart = logP.narrow(0, start, end - start);                // [n_i, C]
             var logQ = pPart.mean([0L], keepdim: true).log();                // [1, C], log of the marginal p(y)
             var kl = (pPart * (logPPart - logQ)).sum(1);                     // [n_i], KL(p(y|x) || p(y))
             scores[i] = Math.Exp(kl.mean().item<double>());
