@@ -15,6 +15,7 @@ public sealed class FeatureStatisticsAccumulator : IDisposable
     private Tensor? _shift;        // [D] float64
     private Tensor? _sum;          // [D] float64, sum of (x - shift)
     private Tensor? _sumOfOuter;   // [D, D] float64, sum of (x - shift)(x - shift)^T
+    private bool _disposed;
 
     /// <summary>Samples seen so far.</summary>
     public long Count { get; private set; }
@@ -59,8 +60,6 @@ public sealed class FeatureStatisticsAccumulator : IDisposable
         var covariance = (_sumOfOuter! - Count * outer(meanOffset, meanOffset)) / (Count - 1); // [D, D]
         return FeatureStatistics.FromTensors(mean, covariance);
     }
-
-    private bool _disposed;
 
     public void Dispose()
     {
