@@ -17,6 +17,9 @@ internal static partial class Fixtures
     /// <summary>UVIT_FIXTURES, or ../shared/fixtures/uvit next to the repository.</summary>
     public static string UViTFolder => Folder("UVIT_FIXTURES", "uvit");
 
+    /// <summary>FID_FIXTURES, or ../shared/fixtures/fid next to the repository.</summary>
+    public static string FidFolder => Folder("FID_FIXTURES", "fid");
+
     public static string Folder(string variable, string name)
     {
         string? configured = Environment.GetEnvironmentVariable(variable);
