@@ -1,0 +1,50 @@
+// DDIM (Song, Meng & Ermon 2021, "Denoising Diffusion Implicit Models") on a time-uniform grid of any VP schedule.
+// Not used by the official U-ViT code; offered as the familiar baseline. eta = 0 is deterministic (the first-order
+// DPM-Solver step), eta = 1 has DDPM's posterior variance.
+using static TorchSharp.torch;
+
+namespace UViT.MLNet.Core.Diffusion;
+
+/// <summary>DDIM with stochasticity <see cref="Eta"/>; draws per-step noise from the noise source only when eta &gt; 0.</summary>
+public sealed class DdimSampler : DiffusionSampler
+{
+    private readonly NoiseSchedule _schedule;
+    private readonly float[] _grid;   // [steps + 1] from T down to the end time
+
+    /// <summary>0: deterministic DDIM; 1: DDPM-like ancestral sampling.</summary>
+    public double Eta { get; }
+
+    /// <summary>Plans the grid linspace(T, endTime, steps + 1).</summary>
+    public DdimSampler(NoiseSchedule schedule, int steps, double eta = 0, double? endTime = null)
+    {
+        if (steps < 1) throw new ArgumentOutOfRangeException(nameof(steps), $"steps must be at least 1; got {steps}.");
+        if (!(eta >= 0)) throw new ArgumentOutOfRangeException(nameof(eta), $"eta must be >= 0; got {eta}.");
+        _schedule = schedule;
+        Eta = eta;
+        using var grid = linspace(schedule.T, endTime ?? schedule.DefaultEndTime, steps + 1, dtype: ScalarType.Float32);
+        _grid = grid.data<float>().ToArray();
+    }
+
+    /// <inheritdoc/>
+    public override int StepCount => _grid.Length - 1;
+
+    /// <inheritdoc/>
+    protected override Tensor Step(SamplingContext context, Tensor x, int step, out Tensor? predictedX0)
+    {
+        var s = Batch(x, _grid[step]);                                           // [B]
+        var t = Batch(x, _grid[step + 1]);                                       // [B]
+        var (alphaS, sigmaS) = (_schedule.Alpha(s), _schedule.Sigma(s));        // [B]
+        var (alphaT, sigmaT) = (_schedule.Alpha(t), _schedule.Sigma(t));        // [B]
+        var eps = context.Model(x, _schedule.NetworkTime(s));                    // [B, C, H, W]
+        var x0 = (x - Expand(sigmaS, x) * eps) / Expand(alphaS, x);              // [B, C, H, W]
+        predictedX0 = x0;
+        if (Eta == 0) return Expand(alphaT, x) * x0 + Expand(sigmaT, x) * eps;   // [B, C, H, W]
+
+        // sigma_eta = eta sqrt((1 - abar_t) / (1 - abar_s)) sqrt(1 - abar_s / abar_t), abar = alpha^2
+        var ratio = (alphaS / alphaT).pow(2);                                                    // [B]
+        var sigmaEta = minimum(sigmaT / sigmaS * (1.0 - ratio).clamp_min(0).sqrt() * Eta, sigmaT);       // [B]
+        var direction = (sigmaT.pow(2) - sigmaEta.pow(2)).clamp_min(0).sqrt();                   // [B]
+        var z = context.Noise.Next(x);                                                           // [B, C, H, W]
+        return Expand(alphaT, x) * x0 + Expand(direction, x) * eps + Expand(sigmaEta, x) * z;    // [B, C, H, W]
+    }
+}
