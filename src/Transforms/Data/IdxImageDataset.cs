@@ -63,16 +63,14 @@ public sealed class IdxImageDataset
         schema[nameof(Row.Label)].ColumnType = keyType;
         schema[nameof(Row.Label)].ColumnName = labelColumn;
         var names = new VBuffer<ReadOnlyMemory<char>>(classes, Enumerable.Range(0, classes).Select(c => c.ToString().AsMemory()).ToArray());
-        var annotations = new DataViewSchema.Annotations.Builder();
-        annotations.AddKeyValues(classes, TextDataViewType.Instance, (ref VBuffer<ReadOnlyMemory<char>> v) => names.CopyTo(ref v));
-        schema[nameof(Row.Label)].AddAnnotation(AnnotationUtils.Kinds.KeyValues, names, new VectorDataViewType(TextDataViewType.Instance, classes));
+        schema[nameof(Row.Label)].AddAnnotation("KeyValues", names, new VectorDataViewType(TextDataViewType.Instance, classes));
         return mlContext.Data.LoadFromEnumerable(rows, schema);
     }
 
     private sealed class Row
     {
         public float[] Image { get; set; } = [];
-        public uint Label { get; set; }   // key value: class + 1 (0 is "missing" in ML.NET keys)
+        public uint Label { get; set; }   // 0-based class; ML.NET stores a POCO key value v as key v + 1 (0 = missing)
     }
 
     private static byte[] ReadAll(string path)

@@ -9,7 +9,7 @@ namespace UViT.MLNet.Transforms.Persistence;
 /// <param name="VersionWritten">The version this code writes.</param>
 /// <param name="VersionReadableBy">The oldest reader version that can read what we write.</param>
 /// <param name="VersionWeCanReadBack">The oldest written version this code can still read.</param>
-/// <param name="LoaderSignature">The name ML.NET looks the loader up by (unique across all components).</param>
+/// <param name="LoaderSignature">The name ML.NET looks the loader up by (unique across all components; under 24 characters).</param>
 /// <param name="LoaderAssembly">The assembly that holds the loader (ML.NET records its name in the zip).</param>
 public sealed record ModelFormat(string ModelSignature, uint VersionWritten, uint VersionReadableBy, uint VersionWeCanReadBack,
                                  string LoaderSignature, Assembly LoaderAssembly)
@@ -19,6 +19,8 @@ public sealed record ModelFormat(string ModelSignature, uint VersionWritten, uin
     {
         if (ModelSignature.Length != 8 || ModelSignature.Any(c => c > 127))
             throw new ArgumentException($"Model signature '{ModelSignature}' must be exactly 8 ASCII characters.");
+        if (LoaderSignature.Length >= 24)   // ML.NET's model header stores it in 24 characters including a terminator
+            throw new ArgumentException($"Loader signature '{LoaderSignature}' must be shorter than 24 characters.");
         return this;
     }
 }

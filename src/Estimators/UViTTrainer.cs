@@ -1,0 +1,153 @@
+// The U-ViT trainer as an ML.NET estimator: Fit reads images (and labels), trains with the official objective and
+// recipe (src/Core/Training), checkpoints and resumes, and returns the generation transformer.
+using System.Diagnostics;
+using Microsoft.ML;
+using Microsoft.ML.Data;
+using Microsoft.ML.Runtime;
+using Microsoft.ML.Transforms.Image;
+using UViT.MLNet.Core.Generation;
+using UViT.MLNet.Core.Networks;
+using UViT.MLNet.Core.Runtime;
+using UViT.MLNet.Core.Training;
+using UViT.MLNet.Transforms.Generation;
+using UViT.MLNet.Transforms.Persistence;
+using static TorchSharp.torch;
+
+namespace UViT.MLNet.Estimators;
+
+/// <summary>Trains a U-ViT on an image column (and optional key-typed label column); Fit returns a <see cref="UViTGenerationTransformer"/>.</summary>
+public sealed class UViTTrainer : IEstimator<UViTGenerationTransformer>
+{
+    private const string CheckpointFile = "latest.ckpt";
+    private readonly IHostEnvironment _environment;
+    private readonly UViTTrainerOptions _options;
+
+    public UViTTrainer(IHostEnvironment environment, UViTTrainerOptions options)
+    {
+        _environment = environment ?? throw new ArgumentNullException(nameof(environment));
+        _options = options ?? throw new ArgumentNullException(nameof(options));
+        if (options.BatchSize < 1) throw new ArgumentOutOfRangeException(nameof(options), $"BatchSize must be at least 1; got {options.BatchSize}.");
+        if (options.MaxSteps is < 1) throw new ArgumentOutOfRangeException(nameof(options), $"MaxSteps must be at least 1; got {options.MaxSteps}.");
+        if (options.Epochs is < 1) throw new ArgumentOutOfRangeException(nameof(options), $"Epochs must be at least 1; got {options.Epochs}.");
+        if (options.CheckpointInterval < 1) throw new ArgumentOutOfRangeException(nameof(options), $"CheckpointInterval must be at least 1; got {options.CheckpointInterval}.");
+        UViTComponents.Register(environment);
+    }
+
+    /// <summary>The input needs the image column; adds the generation outputs (the label and seed columns are read at generation time).</summary>
+    public SchemaShape GetOutputSchema(SchemaShape inputSchema)
+    {
+        var image = inputSchema.FirstOrDefault(c => c.Name == _options.ImageColumnName);
+        if (image.Name is null)
+            throw new ArgumentOutOfRangeException(nameof(inputSchema), $"Image column '{_options.ImageColumnName}' not found.");
+        if (image.Kind != SchemaShape.Column.VectorKind.Vector || image.ItemType != NumberDataViewType.Single)
+            throw new ArgumentOutOfRangeException(nameof(inputSchema), $"Image column '{_options.ImageColumnName}' must be a known-size vector of Single; found {image.ItemType} ({image.Kind}).");
+        var label = inputSchema.FirstOrDefault(c => c.Name == _options.LabelColumnName);
+        if (label.Name is not null && !label.IsKey)
+            throw new ArgumentOutOfRangeException(nameof(inputSchema), $"Label column '{_options.LabelColumnName}' must be a key type; found {label.ItemType}.");
+        var columns = inputSchema.ToDictionary(c => c.Name);
+        columns["GeneratedPixels"] = MLNetInternals.SchemaColumn("GeneratedPixels", SchemaShape.Column.VectorKind.Vector, NumberDataViewType.Single, false);
+        columns["GeneratedImage"] = MLNetInternals.SchemaColumn("GeneratedImage", SchemaShape.Column.VectorKind.Scalar, new ImageDataViewType(), false);
+        return new SchemaShape(columns.Values);
+    }
+
+    /// <summary>Trains and returns the generator. A cancelled run returns the model as it is (EMA weights) rather than throwing.</summary>
+    public UViTGenerationTransformer Fit(IDataView input)
+    {
+        ArgumentNullException.ThrowIfNull(input);
+        var host = _environment.Register(nameof(UViTTrainer));
+        using var channel = host.Start("Training");
+        var device = TorchRuntime.ParseDevice(_options.Device);
+        var clock = Stopwatch.StartNew();
+
+        using var data = TrainingData.Read(input, _options);
+        var (config, recipe, nullClass) = NetworkChoice.Resolve(_options, data.Channels, data.Size, data.ClassCount);
+        var network = new UViTNetwork(config, device: device, seed: _options.Seed) { UseFusedAttention = _options.UseFusedAttention };
+        using var session = new UViTTrainingSession(network, recipe, _options.Seed, nullClass);
+        channel.Info(MessageSensitivity.None, $"U-ViT: {data.Count} images {data.Channels}x{data.Size}x{data.Size}, {data.ClassCount} classes; " +
+                                             $"network D {config.EmbedDim}, depth {config.Depth}, patch {config.PatchSize}, {network.ParameterCount:N0} parameters; " +
+                                             $"{recipe.Schedule}, lr {recipe.LearningRate}, batch {_options.BatchSize}, device {device}, {TorchSharp.torch.get_num_threads()} threads.");
+
+        long batch = Math.Min(_options.BatchSize, data.Count);
+        long stepsPerEpoch = Math.Max(1, data.Count / batch);
+        long totalSteps = _options.MaxSteps ?? (_options.Epochs ?? 1) * stepsPerEpoch;
+        string? checkpoint = _options.CheckpointDirectory is null ? null : Path.Combine(_options.CheckpointDirectory, CheckpointFile);
+        if (checkpoint is not null && _options.Resume && File.Exists(checkpoint))
+        {
+            session.LoadCheckpoint(checkpoint);
+            channel.Info(MessageSensitivity.None, $"Resumed from {checkpoint} at step {session.Step}.");
+        }
+
+        Tensor? order = null;
+        long orderEpoch = -1;
+        double lossSum = 0;
+        int lossCount = 0;
+        try
+        {
+            while (session.Step < totalSteps)
+            {
+                if (_options.CancellationToken.IsCancellationRequested)
+                {
+                    channel.Info(MessageSensitivity.None, $"Cancelled at step {session.Step}; returning the current EMA weights.");
+                    break;
+                }
+                long epoch = session.Step / stepsPerEpoch, offset = session.Step % stepsPerEpoch * batch;
+                if (epoch != orderEpoch)
+                {
+                    order?.Dispose();
+                    order = EpochOrder(data.Count, _options.Seed, epoch);
+                    orderEpoch = epoch;
+                }
+                float loss;
+                using (NewDisposeScope())
+                {
+                    var rows = order!.slice(0, offset, offset + batch, 1);                                  // [B]
+                    loss = session.TrainStep(data.Images.index(rows), data.Labels?.index(rows));
+                }
+                lossSum += loss;
+                lossCount++;
+                bool last = session.Step == totalSteps;
+                if (session.Step % _options.ReportInterval == 0 || last)
+                {
+                    var report = new TrainingProgress(session.Step, totalSteps, (float)(lossSum / lossCount), session.NextLearningRate, clock.Elapsed);
+                    channel.Info(MessageSensitivity.None, $"step {report.Step}/{report.TotalSteps} loss {report.Loss:F4} lr {report.LearningRate:G3} elapsed {report.Elapsed:mm\\:ss}");
+                    _options.Progress?.Report(report);
+                    lossSum = 0;
+                    lossCount = 0;
+                }
+                if (checkpoint is not null && (session.Step % _options.CheckpointInterval == 0 || last)) session.SaveCheckpoint(checkpoint);
+            }
+            if (checkpoint is not null && _options.CancellationToken.IsCancellationRequested) session.SaveCheckpoint(checkpoint);
+        }
+        finally
+        {
+            order?.Dispose();
+        }
+        return new UViTGenerationTransformer(CopyGenerator(session), _options.Sampling, _options.InputRange, data.ClassNames,
+                                             _options.LabelColumnName, batchSize: _options.GenerationBatchSize);
+    }
+
+    /// <summary>The row order of an epoch: a permutation drawn from (seed, epoch), so a resumed run sees the same batches.</summary>
+    private static Tensor EpochOrder(long count, long seed, long epoch)
+    {
+        using var generator = new TorchSharp.torch.Generator(unchecked((ulong)(seed * 1_000_003 + epoch)));
+        return randperm(count, generator: generator);   // [N]
+    }
+
+    /// <summary>Copies the session's networks into a generator the transformer owns (the session is disposed after Fit).</summary>
+    private static UViTGenerator CopyGenerator(UViTTrainingSession session)
+    {
+        var config = session.Network.Config;
+        var device = session.Network.parameters().First().device;
+        var raw = new UViTNetwork(config, device: device) { UseFusedAttention = session.Network.UseFusedAttention };
+        var ema = new UViTNetwork(config, device: device) { UseFusedAttention = session.Network.UseFusedAttention };
+        using (no_grad())
+        {
+            foreach (var (target, source) in new[] { (raw, session.Network), (ema, session.EmaNetwork) })
+            {
+                var destination = target.state_dict();
+                foreach (var (key, value) in source.state_dict()) destination[key].copy_(value);
+            }
+        }
+        return new UViTGenerator(raw, ema, session.Recipe.Schedule, session.NullClass);
+    }
+}

@@ -1,0 +1,77 @@
+// Options of the U-ViT trainer. Defaults: a small network sized to the images, the short-run recipe (or the official
+// recipe of a named preset), EMA weights and DPM-Solver++ for the returned generator.
+using UViT.MLNet.Core.Generation;
+using UViT.MLNet.Core.Networks;
+using UViT.MLNet.Core.Training;
+using UViT.MLNet.Transforms.Generation;
+
+namespace UViT.MLNet.Estimators;
+
+/// <summary>One progress report of a training run.</summary>
+/// <param name="Step">Optimiser steps done.</param>
+/// <param name="TotalSteps">Steps the run will take.</param>
+/// <param name="Loss">Mean loss over the steps since the previous report.</param>
+/// <param name="LearningRate">Learning rate of the last step.</param>
+/// <param name="Elapsed">Wall time since Fit started.</param>
+public sealed record TrainingProgress(long Step, long TotalSteps, float Loss, double LearningRate, TimeSpan Elapsed);
+
+/// <summary>Settings of <see cref="UViTTrainer"/>.</summary>
+public sealed class UViTTrainerOptions
+{
+    /// <summary>The image column: a Vector&lt;Single, C, H, W&gt; with known dimensions (e.g. from ExtractPixels), H = W.</summary>
+    public string ImageColumnName { get; set; } = "Image";
+    /// <summary>Range of the image column's values (ExtractPixels gives 0-255 by default).</summary>
+    public PixelRange InputRange { get; set; } = PixelRange.Bytes;
+    /// <summary>A key-typed label column; when the input has no column of this name the model is unconditional.</summary>
+    public string LabelColumnName { get; set; } = "Label";
+
+    /// <summary>An official preset ("U-ViT-S/2 CIFAR-10", "cifar10_uvit_small", ...): network and recipe. Its image size,
+    /// channels and class count must match the data (a label key over 1000 values for a 1001-class preset).</summary>
+    public string? Preset { get; set; }
+    /// <summary>An explicit network (overrides <see cref="Preset"/>'s). NumClasses must be K (no guidance) or K + 1 (null class K).</summary>
+    public UViTConfig? Network { get; set; }
+    /// <summary>Optimisation settings (default: the preset's official recipe, or <see cref="ShortRunRecipe"/>).</summary>
+    public TrainingRecipe? Recipe { get; set; }
+
+    /// <summary>Images per optimiser step.</summary>
+    public int BatchSize { get; set; } = 64;
+    /// <summary>Optimiser steps to run (takes precedence over <see cref="Epochs"/>).</summary>
+    public int? MaxSteps { get; set; }
+    /// <summary>Passes over the data (used when <see cref="MaxSteps"/> is null); default 1.</summary>
+    public int? Epochs { get; set; }
+    /// <summary>Seed of initialisation, data order, noise and dropout: the same seed and data give the same model.</summary>
+    public long Seed { get; set; }
+    /// <summary>"cpu", "cuda" or "cuda:N".</summary>
+    public string Device { get; set; } = "cpu";
+    /// <summary>Use the fused attention kernel (default) or the official plain path.</summary>
+    public bool UseFusedAttention { get; set; } = true;
+
+    /// <summary>Where to keep the resumable checkpoint (latest.ckpt, written atomically); null = no checkpoints.</summary>
+    public string? CheckpointDirectory { get; set; }
+    /// <summary>Optimiser steps between checkpoints.</summary>
+    public int CheckpointInterval { get; set; } = 500;
+    /// <summary>Continue from CheckpointDirectory/latest.ckpt when it exists.</summary>
+    public bool Resume { get; set; } = true;
+
+    /// <summary>Sampling settings of the returned generation transformer.</summary>
+    public SamplerSettings Sampling { get; set; } = new();
+    /// <summary>Rows per sampler run in the returned transformer.</summary>
+    public int GenerationBatchSize { get; set; } = 16;
+
+    /// <summary>Receives a report every <see cref="ReportInterval"/> steps (and at the end).</summary>
+    public IProgress<TrainingProgress>? Progress { get; set; }
+    /// <summary>Steps between progress reports and log lines.</summary>
+    public int ReportInterval { get; set; } = 50;
+    /// <summary>Stops training at the next step; Fit then returns the model as it is (EMA weights) instead of throwing.</summary>
+    public CancellationToken CancellationToken { get; set; }
+
+    /// <summary>
+    /// A recipe for runs of minutes rather than days (the official warm-up of 5000 steps and EMA rate 0.9999 suit 300K-step
+    /// runs): lr 1e-3 with AdamW betas (0.9, 0.99), 100 warm-up steps, EMA 0.999 with warm-up, guidance dropout 0.1.
+    /// </summary>
+    public static TrainingRecipe ShortRunRecipe => new()
+    {
+        LearningRate = 1e-3, Beta1 = 0.9, Beta2 = 0.99, WeightDecay = 0.03, WarmupSteps = 100, EmaRate = 0.999, EmaWarmup = true,
+        ConditionDropProbability = 0.1, GradientClipNorm = 1.0, BatchSize = 64,
+    };
+}

@@ -1,0 +1,133 @@
+// Validates a generation input schema and maps batches of (label, seed) rows to images: one sampler run per batch.
+using Microsoft.ML;
+using Microsoft.ML.Data;
+using Microsoft.ML.Transforms.Image;
+using UViT.MLNet.Core.Generation;
+using UViT.MLNet.Transforms.Mapping;
+using static TorchSharp.torch;
+
+namespace UViT.MLNet.Transforms.Generation;
+
+/// <summary>What one generation row asks for.</summary>
+/// <param name="Seed">The row's seed (the sample depends only on it and the label).</param>
+/// <param name="Label">0-based class, or null for unconditional models.</param>
+public readonly record struct GenerationRequest(long Seed, long? Label);
+
+internal sealed class GenerationMapper : BatchRowMapper<GenerationRequest>
+{
+    private readonly UViTGenerationTransformer _owner;
+    private readonly DataViewSchema.Column? _label;
+    private readonly bool _labelIsKey;
+    private readonly DataViewSchema.Column? _seed;
+    private readonly List<AddedColumn> _added = [];
+
+    public GenerationMapper(UViTGenerationTransformer owner, DataViewSchema inputSchema) : base(inputSchema)
+    {
+        _owner = owner;
+        var generator = owner.Generator;
+        if (generator.ClassCount > 0)
+        {
+            _label = inputSchema.GetColumnOrNull(owner.LabelColumnName)
+                ?? throw new ArgumentOutOfRangeException(nameof(inputSchema), $"Label column '{owner.LabelColumnName}' not found: this model is class-conditional " +
+                                                         $"({generator.ClassCount} classes). Columns present: {string.Join(", ", inputSchema.Select(c => c.Name))}.");
+            var type = _label.Value.Type;
+            if (type is KeyDataViewType key)
+            {
+                if ((long)key.Count != generator.ClassCount)
+                    throw new ArgumentOutOfRangeException(nameof(inputSchema), $"Label column '{owner.LabelColumnName}' is a key over {key.Count} values but the model has {generator.ClassCount} classes.");
+                if (key.RawType != typeof(uint))
+                    throw new ArgumentOutOfRangeException(nameof(inputSchema), $"Label column '{owner.LabelColumnName}' must be a UInt32 key; found a {key.RawType.Name} key.");
+                _labelIsKey = true;
+            }
+            else if (!IsInteger(type))
+            {
+                throw new ArgumentOutOfRangeException(nameof(inputSchema), $"Label column '{owner.LabelColumnName}' must be a key type or an integer class index; found {type}.");
+            }
+        }
+        if (inputSchema.GetColumnOrNull(owner.SeedColumnName) is { } seed)
+        {
+            if (!IsInteger(seed.Type))
+                throw new ArgumentOutOfRangeException(nameof(inputSchema), $"Seed column '{owner.SeedColumnName}' must be an integer type; found {seed.Type}.");
+            _seed = seed;
+        }
+        var c = generator.Config;
+        _added.Add(new AddedColumn(owner.OutputColumnName, new VectorDataViewType(NumberDataViewType.Single, c.InChannels, c.ImageSize, c.ImageSize)));
+        if (owner.HasImageOutput) _added.Add(new AddedColumn(owner.ImageColumnName, new ImageDataViewType(c.ImageSize, c.ImageSize)));
+    }
+
+    private static bool IsInteger(DataViewType type) => type.RawType == typeof(int) || type.RawType == typeof(long) || type.RawType == typeof(uint)
+                                                        || type.RawType == typeof(ulong) || type.RawType == typeof(short) || type.RawType == typeof(byte);
+
+    public override IReadOnlyList<AddedColumn> AddedColumns => _added;
+
+    public override IReadOnlyList<DataViewSchema.Column> RequiredInputColumns =>
+        new[] { _label, _seed }.Where(c => c is not null).Select(c => c!.Value).ToList();
+
+    public override int BatchSize => _owner.BatchSize;
+
+    public override Func<GenerationRequest> CreateInputReader(DataViewRow row)
+    {
+        Func<long>? readLabel = _label is { } label ? IntegerReader(row, label) : null;
+        Func<long>? readSeed = _seed is { } seed ? IntegerReader(row, seed) : null;
+        return () =>
+        {
+            long? classIndex = null;
+            if (readLabel is not null)
+            {
+                long raw = readLabel();
+                if (_labelIsKey && raw == 0) throw new InvalidOperationException($"Row {row.Position}: label column '{_owner.LabelColumnName}' holds a missing key value.");
+                classIndex = _labelIsKey ? raw - 1 : raw;
+                if (classIndex < 0 || classIndex >= _owner.Generator.ClassCount)
+                    throw new ArgumentOutOfRangeException(_owner.LabelColumnName, $"Row {row.Position}: class {classIndex} is out of range [0, {_owner.Generator.ClassCount - 1}].");
+            }
+            long seedValue = readSeed is not null ? readSeed() : _owner.BaseSeed + row.Position;
+            return new GenerationRequest(seedValue, classIndex);
+        };
+    }
+
+    private static Func<long> IntegerReader(DataViewRow row, DataViewSchema.Column column)
+    {
+        var raw = column.Type.RawType;
+        if (raw == typeof(int)) { var g = row.GetGetter<int>(column); return () => { int v = 0; g(ref v); return v; }; }
+        if (raw == typeof(long)) { var g = row.GetGetter<long>(column); return () => { long v = 0; g(ref v); return v; }; }
+        if (raw == typeof(uint)) { var g = row.GetGetter<uint>(column); return () => { uint v = 0; g(ref v); return v; }; }
+        if (raw == typeof(ulong)) { var g = row.GetGetter<ulong>(column); return () => { ulong v = 0; g(ref v); return unchecked((long)v); }; }
+        if (raw == typeof(short)) { var g = row.GetGetter<short>(column); return () => { short v = 0; g(ref v); return v; }; }
+        var b = row.GetGetter<byte>(column);
+        return () => { byte v = 0; b(ref v); return v; };
+    }
+
+    public override void MapBatch(IReadOnlyList<GenerationRequest> inputs, bool[] active, object?[][] outputs)
+    {
+        var seeds = inputs.Select(r => r.Seed).ToList();
+        var labels = _owner.Generator.ClassCount > 0 ? inputs.Select(r => r.Label!.Value).ToList() : null;
+        using var samples = _owner.Generator.Generate(seeds, labels, _owner.Settings, _owner.Progress, _owner.CancellationToken); // [B, C, H, W]
+        var values = samples.data<float>().ToArray();
+        int perSample = values.Length / inputs.Count;
+        var c = _owner.Generator.Config;
+        for (int i = 0; i < inputs.Count; i++)
+        {
+            var sample = values.AsSpan(i * perSample, perSample);
+            if (active[0])
+            {
+                var vector = new float[perSample];
+                for (int k = 0; k < perSample; k++) vector[k] = PixelRanges.FromModel(sample[k], _owner.OutputRange);
+                outputs[i][0] = new VBuffer<float>(perSample, vector);
+            }
+            if (_added.Count > 1 && active[1]) outputs[i][1] = ImageFromSample(sample, c.InChannels, c.ImageSize);
+        }
+    }
+
+    /// <summary>A planar [C, S, S] sample in [-1, 1] as an RGBA image (one channel = grey).</summary>
+    internal static MLImage ImageFromSample(ReadOnlySpan<float> sample, int channels, int size)
+    {
+        int plane = size * size;
+        var rgba = new byte[plane * 4];
+        for (int p = 0; p < plane; p++)
+        {
+            for (int k = 0; k < 3; k++) rgba[p * 4 + k] = PixelRanges.ToByte(sample[(channels == 1 ? 0 : k) * plane + p]);
+            rgba[p * 4 + 3] = 255;
+        }
+        return MLImage.CreateFromPixels(size, size, MLPixelFormat.Rgba32, rgba);
+    }
+}

@@ -1,0 +1,166 @@
+// The transformer a U-ViT trainer's Fit returns: rows of (label, seed) in, generated images out, computed lazily one
+// sampler run per mini-batch. Persisted inside ML.NET model zips with both weight sets and every sampling setting.
+using System.Text.Json;
+using Microsoft.ML;
+using Microsoft.ML.Runtime;
+using TorchSharp.PyBridge;
+using UViT.MLNet.Core.Checkpoints;
+using UViT.MLNet.Core.Diffusion;
+using UViT.MLNet.Core.Generation;
+using UViT.MLNet.Core.Networks;
+using UViT.MLNet.Core.Training;
+using UViT.MLNet.Transforms.Mapping;
+using UViT.MLNet.Transforms.Persistence;
+using static TorchSharp.torch;
+
+namespace UViT.MLNet.Transforms.Generation;
+
+/// <summary>
+/// Generates images with a trained U-ViT. Input: an optional label column (key or integer class index; required by class
+/// models) and an optional integer seed column (default: <see cref="BaseSeed"/> + row position). Output: a
+/// Vector&lt;Single, C, H, W&gt; column in <see cref="OutputRange"/> and, for 1- or 3-channel models, an MLImage column.
+/// Each image depends only on its seed and label, never on the batch it was generated in.
+/// </summary>
+public sealed class UViTGenerationTransformer : BatchMappingTransformer<GenerationRequest>, IPersistentTransformer<UViTGenerationTransformer>, IDisposable
+{
+    static UViTGenerationTransformer() => UViTComponents.AddLoader<UViTGenerationTransformer>();
+
+    /// <summary>The network(s) and schedule.</summary>
+    public UViTGenerator Generator { get; }
+    /// <summary>Sampler, steps, guidance and weights; may be changed between calls.</summary>
+    public SamplerSettings Settings { get; set; }
+    public string LabelColumnName { get; }
+    public string SeedColumnName { get; }
+    /// <summary>The generated vector column ("GeneratedPixels" by default).</summary>
+    public string OutputColumnName { get; }
+    /// <summary>The generated MLImage column ("GeneratedImage" by default).</summary>
+    public string ImageColumnName { get; }
+    /// <summary>Range of the output vector (the trainer's input range, so a round trip keeps units).</summary>
+    public PixelRange OutputRange { get; }
+    /// <summary>Rows per sampler run.</summary>
+    public int BatchSize { get; set; }
+    /// <summary>Seed of row 0 when the input has no seed column.</summary>
+    public long BaseSeed { get; }
+    /// <summary>Display names of the classes (the training label's key values), index = class.</summary>
+    public IReadOnlyList<string> ClassNames { get; }
+    /// <summary>Receives per-step progress while a batch is sampled (not persisted).</summary>
+    public IProgress<SamplerProgress>? Progress { get; set; }
+    /// <summary>Cancels sampling (not persisted).</summary>
+    public CancellationToken CancellationToken { get; set; }
+
+    /// <summary>True when the model's images have 1 or 3 channels, so an MLImage column is produced.</summary>
+    public bool HasImageOutput => Generator.Config.InChannels is 1 or 3;
+
+    /// <summary>Takes ownership of <paramref name="generator"/>.</summary>
+    public UViTGenerationTransformer(UViTGenerator generator, SamplerSettings settings, PixelRange outputRange, IReadOnlyList<string>? classNames = null,
+                                     string labelColumnName = "Label", string seedColumnName = "Seed",
+                                     string outputColumnName = "GeneratedPixels", string imageColumnName = "GeneratedImage",
+                                     int batchSize = 16, long baseSeed = 0)
+    {
+        Generator = generator;
+        Settings = settings.Validate(generator.Schedule);
+        OutputRange = outputRange;
+        ClassNames = classNames?.ToArray() ?? Enumerable.Range(0, generator.ClassCount).Select(i => i.ToString()).ToArray();
+        if (ClassNames.Count != generator.ClassCount)
+            throw new ArgumentException($"{ClassNames.Count} class names given for {generator.ClassCount} classes.", nameof(classNames));
+        if (batchSize < 1) throw new ArgumentOutOfRangeException(nameof(batchSize), $"Batch size must be at least 1; got {batchSize}.");
+        (LabelColumnName, SeedColumnName, OutputColumnName, ImageColumnName, BatchSize, BaseSeed) =
+            (labelColumnName, seedColumnName, outputColumnName, imageColumnName, batchSize, baseSeed);
+    }
+
+    /// <inheritdoc/>
+    protected override BatchRowMapper<GenerationRequest> CreateMapper(DataViewSchema inputSchema) => new GenerationMapper(this, inputSchema);
+
+    // ------------------------------------------------------------------------------------------------ persistence
+
+    /// <summary>Entry format inside the model zip. Version 1: settings in the main stream, weights as safetensors side streams.</summary>
+    public static ModelFormat Format { get; } = new("UVITGENR", 0x00010001, 0x00010001, 0x00010001, "UViTGeneration", typeof(UViTGenerationTransformer).Assembly);
+
+    private const string RawWeightsStream = "RawWeights.safetensors";
+    private const string EmaWeightsStream = "EmaWeights.safetensors";
+
+    /// <inheritdoc/>
+    public override void Save(ModelSaveContext ctx)
+    {
+        var writer = new ModelSaveWriter(ctx, Format);
+        var w = writer.Writer;
+        w.Write(JsonSerializer.Serialize(Generator.Config.ToOfficialArguments()));
+        w.Write((int)Generator.Schedule);
+        w.Write(Generator.NullClass ?? -1);
+        w.Write((int)Settings.Sampler);
+        w.Write(Settings.Steps);
+        w.Write(Settings.GuidanceScale);
+        w.Write(Settings.UseEmaWeights);
+        w.Write(Settings.DdimEta);
+        w.Write((int)OutputRange);
+        w.Write(BatchSize);
+        w.Write(BaseSeed);
+        foreach (string name in new[] { LabelColumnName, SeedColumnName, OutputColumnName, ImageColumnName }) w.Write(name);
+        w.Write(ClassNames.Count);
+        foreach (string name in ClassNames) w.Write(name);
+        writer.SaveStream(RawWeightsStream, s => WriteWeights(s, Generator.Network));
+        writer.SaveStream(EmaWeightsStream, s => WriteWeights(s, Generator.EmaNetwork));
+    }
+
+    /// <inheritdoc/>
+    public static UViTGenerationTransformer Load(IHostEnvironment environment, ModelLoadReader reader)
+    {
+        var r = reader.Reader;
+        try
+        {
+            var config = UViTConfig.FromOfficialArguments(JsonDocument.Parse(r.ReadString()).RootElement);
+            var schedule = (NoiseScheduleKind)r.ReadInt32();
+            long nullClass = r.ReadInt64();
+            var settings = new SamplerSettings
+            {
+                Sampler = (SamplerKind)r.ReadInt32(), Steps = r.ReadInt32(), GuidanceScale = r.ReadDouble(), UseEmaWeights = r.ReadBoolean(), DdimEta = r.ReadDouble(),
+            };
+            var range = (PixelRange)r.ReadInt32();
+            int batchSize = r.ReadInt32();
+            long baseSeed = r.ReadInt64();
+            string label = r.ReadString(), seed = r.ReadString(), output = r.ReadString(), image = r.ReadString();
+            var names = Enumerable.Range(0, r.ReadInt32()).Select(_ => r.ReadString()).ToList();
+            var network = new UViTNetwork(config);
+            var ema = new UViTNetwork(config);
+            reader.LoadStream(RawWeightsStream, s => ReadWeights(s, network, RawWeightsStream));
+            reader.LoadStream(EmaWeightsStream, s => ReadWeights(s, ema, EmaWeightsStream));
+            var generator = new UViTGenerator(network, ema, schedule, nullClass < 0 ? null : nullClass);
+            return new UViTGenerationTransformer(generator, settings, range, names, label, seed, output, image, batchSize, baseSeed);
+        }
+        catch (EndOfStreamException e)
+        {
+            throw new InvalidDataException("The model zip's U-ViT generation entry is truncated.", e);
+        }
+    }
+
+    private static void WriteWeights(BinaryWriter writer, UViTNetwork network)
+    {
+        var state = network.state_dict().ToDictionary(kv => kv.Key, kv => kv.Value.detach().cpu().contiguous());
+        try
+        {
+            using var buffer = new MemoryStream();
+            Safetensors.SaveStateDict(buffer, state, leaveOpen: true);
+            writer.Write(buffer.Length);
+            writer.Write(buffer.GetBuffer(), 0, (int)buffer.Length);
+        }
+        finally
+        {
+            foreach (var t in state.Values) t.Dispose();
+        }
+    }
+
+    private static void ReadWeights(BinaryReader reader, UViTNetwork network, string name)
+    {
+        long length = reader.ReadInt64();
+        byte[] bytes = reader.ReadBytes(checked((int)length));
+        if (bytes.Length != length) throw new InvalidDataException($"The model zip's '{name}' entry is truncated ({bytes.Length} of {length} bytes).");
+        Dictionary<string, Tensor> state;
+        try { state = Safetensors.LoadStateDict(new MemoryStream(bytes)); }
+        catch (Exception e) when (e is not OutOfMemoryException) { throw new InvalidDataException($"The model zip's '{name}' entry is corrupt: {e.Message}", e); }
+        try { StateDictLoader.Load(network, state, strict: true, source: name); }
+        finally { foreach (var t in state.Values) t.Dispose(); }
+    }
+
+    /// <summary>Releases the networks.</summary>
+    public void Dispose() => Generator.Dispose();
+}

@@ -1,0 +1,12 @@
+using UViT.MLNet.Transforms.Generation;
+
+namespace UViT.MLNet.Transforms.Persistence;
+
+/// <summary>Every persistent transformer of this assembly; touching the types runs their loader registration.</summary>
+internal static class KnownTransformers
+{
+    public static void EnsureAdded()
+    {
+        UViTComponents.AddLoader<UViTGenerationTransformer>();
+    }
+}
