@@ -59,6 +59,7 @@ public sealed class ClipTokenizerTests
     public void DecodeGivesBackTheNormalizedText()
     {
         var tokenizer = ClipFixtures.Tokenizer;
+        // Cases that were not truncated (they end in padding, or are empty) decode to their whole normalized text.
         foreach (var (text, ids) in ClipFixtures.TokenizerCases.Where(c => c.Ids[^1] == c.Ids[^2] || c.Text.Length == 0))
         {
             string expected = string.Join(" ", ClipTextNormalizer.Instance.Normalize(text).Split(' ', StringSplitOptions.RemoveEmptyEntries));
