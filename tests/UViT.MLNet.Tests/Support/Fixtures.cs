@@ -20,6 +20,9 @@ internal static partial class Fixtures
     /// <summary>FID_FIXTURES, or ../shared/fixtures/fid next to the repository.</summary>
     public static string FidFolder => Folder("FID_FIXTURES", "fid");
 
+    /// <summary>CLIP_FIXTURES, or ../shared/fixtures/clip next to the repository.</summary>
+    public static string ClipFolder => Folder("CLIP_FIXTURES", "clip");
+
     public static string Folder(string variable, string name)
     {
         string? configured = Environment.GetEnvironmentVariable(variable);
