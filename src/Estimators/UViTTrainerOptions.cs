@@ -65,6 +65,9 @@ public sealed class UViTTrainerOptions
     /// <summary>Stops training at the next step; Fit then returns the model as it is (EMA weights) instead of throwing.</summary>
     public CancellationToken CancellationToken { get; set; }
 
+    /// <summary>The network used when neither <see cref="Network"/> nor <see cref="Preset"/> is set.</summary>
+    public static UViTConfig DefaultNetwork(int channels, int size, int numClasses) => NetworkChoice.DefaultFor(channels, size, numClasses);
+
     /// <summary>
     /// A recipe for runs of minutes rather than days (the official warm-up of 5000 steps and EMA rate 0.9999 suit 300K-step
     /// runs): lr 1e-3 with AdamW betas (0.9, 0.99), 100 warm-up steps, EMA 0.999 with warm-up, guidance dropout 0.1.

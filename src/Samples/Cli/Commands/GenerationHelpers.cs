@@ -16,8 +16,11 @@ internal static class GenerationHelpers
         _ => throw new ArgumentException($"The model is a {model.GetType().Name}, not a U-ViT generator."),
     };
 
-    /// <summary>Generates <paramref name="perClass"/> images of every class (one grid row per class) and saves the PNG grid.</summary>
-    public static void WriteClassGrid(MLContext mlContext, UViTGenerationTransformer generator, string path, int perClass, long baseSeed)
+    /// <summary>
+    /// Generates <paramref name="perClass"/> images of every class (one grid row per class), saves the PNG grid, and returns
+    /// each image's class and pixels (in the model's output range).
+    /// </summary>
+    public static List<(int Class, float[] Pixels)> WriteClassGrid(MLContext mlContext, UViTGenerationTransformer generator, string path, int perClass, long baseSeed)
     {
         int classes = Math.Max(1, generator.Generator.ClassCount);
         var rows = Enumerable.Range(0, classes).SelectMany(c => Enumerable.Range(0, perClass).Select(i => new Request { Label = (uint)c, Seed = baseSeed + c * perClass + i })).ToList();
@@ -29,20 +32,28 @@ internal static class GenerationHelpers
         generator.Progress = new InlineProgress<Core.Diffusion.SamplerProgress>(p => { if (p.Step == p.Total) done += Math.Min(generator.BatchSize, rows.Count - done); bar.Update(done, rows.Count, ""); });
         var output = generator.Transform(requests);
         var images = new List<MLImage>();
-        using (var cursor = output.GetRowCursor([output.Schema[generator.ImageColumnName]]))
+        var samples = new List<(int Class, float[] Pixels)>();
+        var imageColumn = output.Schema[generator.ImageColumnName];
+        var pixelColumn = output.Schema[generator.OutputColumnName];
+        using (var cursor = output.GetRowCursor([imageColumn, pixelColumn]))
         {
-            var getter = cursor.GetGetter<MLImage>(output.Schema[generator.ImageColumnName]);
+            var getImage = cursor.GetGetter<MLImage>(imageColumn);
+            var getPixels = cursor.GetGetter<VBuffer<float>>(pixelColumn);
             MLImage image = null!;
+            VBuffer<float> pixels = default;
             while (cursor.MoveNext())
             {
-                getter(ref image);
+                getImage(ref image);
+                getPixels(ref pixels);
                 images.Add(image);
+                samples.Add(((int)rows[(int)cursor.Position].Label, pixels.DenseValues().ToArray()));
             }
         }
         generator.Progress = null;
         bar.Done();
         ImageGrid.SavePng(path, images, perClass, generator.Generator.ClassCount > 0 ? generator.ClassNames.ToList() : null);
         foreach (var image in images) image.Dispose();
+        return samples;
     }
 
     private sealed class Request

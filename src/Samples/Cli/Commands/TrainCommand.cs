@@ -3,6 +3,7 @@ using System.Diagnostics;
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using UViT.MLNet.Core.Generation;
+using UViT.MLNet.Core.Training;
 using UViT.MLNet.Estimators;
 using UViT.MLNet.Transforms.Data;
 using UViT.MLNet.Transforms.Generation;
@@ -30,12 +31,17 @@ internal static class TrainCommand
         var seed = new Option<long>("--seed") { Description = "Seed of initialisation, data order and noise.", DefaultValueFactory = _ => 0 };
         var resume = new Option<bool>("--resume") { Description = "Continue from OUTPUT/checkpoint/latest.ckpt if present." };
         var sampling = SamplingOptions.Create(defaultGuidance: 2.0, defaultSteps: 30);
-        var perClass = new Option<int>("--per-class") { Description = "Samples per class in the grid.", DefaultValueFactory = _ => 8 };
+        var perClass = new Option<int>("--per-class") { Description = "Samples per class in the grid.", DefaultValueFactory = _ => 10 };
         var threads = new Option<int?>("--threads") { Description = "libtorch CPU threads (default: all cores)." };
+        var schedule = new Option<NoiseScheduleKind?>("--schedule") { Description = "ContinuousVP or DiscreteSD (default: the short-run recipe's)." };
+        var learningRate = new Option<double?>("--learning-rate") { Description = "Peak learning rate (default: the short-run recipe's)." };
+        var width = new Option<int?>("--width") { Description = "Network width D (default network only)." };
+        var depth = new Option<int?>("--depth") { Description = "Network depth (default network only)." };
+        var patch = new Option<int?>("--patch-size") { Description = "Patch size (default network only)." };
 
         var command = new Command("train", "Train a class-conditional U-ViT through the ML.NET pipeline, save model.zip, reload it and write a sample grid.")
         {
-            data, size, grayscale, steps, minutes, batch, output, device, seed, resume, perClass, threads,
+            data, size, grayscale, steps, minutes, batch, output, device, seed, resume, perClass, threads, schedule, learningRate, width, depth, patch,
         };
         sampling.AddTo(command);
         command.SetAction(parse => CliErrors.Run(() =>
@@ -63,6 +69,23 @@ internal static class TrainCommand
                 Progress = new InlineProgress<TrainingProgress>(p => bar.Update(p.Step, p.TotalSteps, $"loss {p.Loss:F4}")),
                 CancellationToken = cancel.Token,
             };
+            var recipe = UViTTrainerOptions.ShortRunRecipe;
+            if (parse.GetValue(schedule) is NoiseScheduleKind kind) recipe = recipe with { Schedule = kind };
+            if (parse.GetValue(learningRate) is double lr) recipe = recipe with { LearningRate = lr };
+            options.Recipe = recipe;
+            if (parse.GetValue(width) is not null || parse.GetValue(depth) is not null || parse.GetValue(patch) is not null)
+            {
+                var imageShape = pipelineStart.Fit(view).GetOutputSchema(view.Schema)["Image"].Type as VectorDataViewType;
+                int channels = imageShape!.Dimensions[0], side = imageShape.Dimensions[1];
+                int classes = view.Schema.GetColumnOrNull("Label")?.Type is KeyDataViewType k ? (int)k.Count : DistinctClasses(parse.GetValue(data));
+                var network = UViTTrainerOptions.DefaultNetwork(channels, side, classes + 1);
+                options.Network = network with
+                {
+                    EmbedDim = parse.GetValue(width) ?? network.EmbedDim,
+                    Depth = parse.GetValue(depth) ?? network.Depth,
+                    PatchSize = parse.GetValue(patch) ?? network.PatchSize,
+                };
+            }
             var pipeline = pipelineStart.Append(mlContext.Diffusion().Trainers.UViT(options));
             var model = pipeline.Fit(view);
             bar.Done();
@@ -78,24 +101,37 @@ internal static class TrainCommand
             var generator = GenerationHelpers.FindGenerator(loaded);
             string grid = Path.Combine(outputFolder, "samples.png");
             var genClock = Stopwatch.StartNew();
-            GenerationHelpers.WriteClassGrid(fresh, generator, grid, parse.GetValue(perClass), baseSeed: 1000);
+            var samples = GenerationHelpers.WriteClassGrid(fresh, generator, grid, parse.GetValue(perClass), baseSeed: 1000);
             Console.WriteLine($"generated {generator.Generator.ClassCount * parse.GetValue(perClass)} images in {genClock.Elapsed:mm\\:ss} " +
                               $"({generator.Settings.Sampler}, {generator.Settings.Steps} steps, guidance s = {generator.Settings.GuidanceScale}, {(generator.Settings.UseEmaWeights ? "EMA" : "raw")} weights)");
             Console.WriteLine($"wrote {grid}");
+            if (parse.GetValue(data) is null && generator.OutputRange == PixelRange.Bytes)
+            {
+                var check = DigitCheck.Run(MnistDigits(), samples);
+                Console.WriteLine($"digit check: an ML.NET classifier trained on real digits ({check.RealAccuracy:P1} accurate on held-out real digits) " +
+                                  $"reads {check.Agreement:P0} of the generated digits as the requested class " +
+                                  $"(per class: {string.Join(" ", check.PerClassHits.Select((h, c) => $"{c}:{h}/{check.PerClass}"))})");
+            }
             Console.WriteLine($"total {clock.Elapsed:mm\\:ss}");
             return 0;
         }));
         return command;
     }
 
+    private static int DistinctClasses(string? folder) => folder is null ? 10 : ImageFolder.List(folder).Select(e => e.ClassName).Distinct().Count();
+
+    private static string MnistFolder => Path.Combine(AppContext.BaseDirectory, "data", "mnist");
+
+    private static IdxImageDataset MnistDigits() =>
+        IdxImageDataset.Read(Path.Combine(MnistFolder, "images-idx3-ubyte.gz"), Path.Combine(MnistFolder, "labels-idx1-ubyte.gz"));
+
     /// <summary>The training view and the transforms that turn it into an image column + key label.</summary>
     private static (IDataView View, IEstimator<ITransformer> Pipeline, string Description) LoadData(MLContext mlContext, string? folder, int size, bool grayscale)
     {
         if (folder is null)
         {
-            string mnist = Path.Combine(AppContext.BaseDirectory, "data", "mnist");
-            var digits = IdxImageDataset.Read(Path.Combine(mnist, "images-idx3-ubyte.gz"), Path.Combine(mnist, "labels-idx1-ubyte.gz"));
-            return (digits.ToDataView(mlContext), new EstimatorChain<ITransformer>(), $"{digits.Count} MNIST digits ({digits.Height}x{digits.Width}, {digits.ClassCount} classes) from {mnist}");
+            var digits = MnistDigits();
+            return (digits.ToDataView(mlContext), new EstimatorChain<ITransformer>(), $"{digits.Count} MNIST digits ({digits.Height}x{digits.Width}, {digits.ClassCount} classes) from {MnistFolder}");
         }
         var files = ImageFolder.List(folder);
         var view = mlContext.Data.LoadFromEnumerable(files);
