@@ -54,6 +54,7 @@ public sealed class SamplerParityTests
 
     private static void Check(string name, DiffusionSampler sampler, string? noiseName)
     {
+        using var threads = new SingleThread();
         using var model = SamplerFixture.LoadModel();
         model.UseFusedAttention = false;   // the fixture was made with the math attention path (and it is faster at this size)
         using var scope = NewDisposeScope();
