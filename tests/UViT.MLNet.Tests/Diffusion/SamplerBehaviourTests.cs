@@ -155,6 +155,17 @@ public sealed class SamplerBehaviourTests
     }
 
     [TestMethod]
+    public void LiveCountSeesTensorsMadeOutsideAnyScope()
+    {
+        // The leak tests below are only meaningful if the statistic counts unscoped tensors (samplers' callers rarely scope).
+        long before = DisposeScopeManager.Statistics.ThreadTotalLiveCount;
+        var probe = zeros(1);
+        Assert.AreEqual(before + 1, DisposeScopeManager.Statistics.ThreadTotalLiveCount);
+        probe.Dispose();
+        Assert.AreEqual(before, DisposeScopeManager.Statistics.ThreadTotalLiveCount);
+    }
+
+    [TestMethod]
     public void SamplingLeavesNoLiveTensors()
     {
         var continuous = new ContinuousVPSchedule();
@@ -179,6 +190,37 @@ public sealed class SamplerBehaviourTests
             long after = DisposeScopeManager.Statistics.ThreadTotalLiveCount;
             Assert.AreEqual(before, after, $"{sampler.GetType().Name} leaked {after - before} tensors");
         }
+        xT.Dispose();
+    }
+
+    [TestMethod]
+    public void GuidedNetworkSamplingLeavesNoLiveTensors()
+    {
+        using var threads = new Support.SingleThread();
+        using var model = SamplerFixture.LoadModel();
+        using var discrete = new DiscreteSDSchedule();
+        var io = Support.Fixtures.Tensors(SamplerFixture.Io.File);
+        var guided = SamplerFixture.Guided(model, io);
+        foreach (var sampler in new DiffusionSampler[] { new DpmSolverPlusPlusSampler(discrete, 5) { ReportPredictedX0 = true }, new EulerMaruyamaSampler(new ContinuousVPSchedule(), 4) })
+        {
+            long before = DisposeScopeManager.Statistics.ThreadTotalLiveCount;
+            using (var noise = new RowSeededNoise([1, 2]))
+                sampler.Sample(guided, io["z_init"], noise, new SyncProgress(p => p.PredictedX0?.Dispose())).Dispose();
+            long after = DisposeScopeManager.Statistics.ThreadTotalLiveCount;
+            Assert.AreEqual(before, after, $"{sampler.GetType().Name} leaked {after - before} tensors");
+        }
+        foreach (var tensor in io.Values) tensor.Dispose();
+    }
+
+    [TestMethod]
+    public void PredictedX0IsNotCopiedWithoutAReceiver()
+    {
+        var schedule = new ContinuousVPSchedule();
+        var xT = InitialNoise(8);
+        var sampler = new DdimSampler(schedule, 4) { ReportPredictedX0 = true };
+        long before = DisposeScopeManager.Statistics.ThreadTotalLiveCount;
+        sampler.Sample(AnalyticDenoisers.PointMass(schedule, 0.1), xT).Dispose();
+        Assert.AreEqual(before, DisposeScopeManager.Statistics.ThreadTotalLiveCount);
         xT.Dispose();
     }
 }
