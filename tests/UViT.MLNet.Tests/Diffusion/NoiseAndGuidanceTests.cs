@@ -1,4 +1,5 @@
 // Per-row seeded noise (batch-independent samples) and classifier-free guidance (one batched forward equals two passes).
+using TorchSharp;
 using UViT.MLNet.Core.Diffusion;
 using UViT.MLNet.Tests.Support;
 using static TorchSharp.torch;
@@ -80,6 +81,21 @@ public sealed class NoiseAndGuidanceTests
         Console.WriteLine($"batched vs separate: max |diff| = {diff:E3}");
         Assert.IsLessThanOrEqualTo(1e-5, diff);
         Assert.IsGreaterThan(1e-3, Fixtures.MaxAbsDiff(batched, conditional), "guidance must change the prediction");
+    }
+
+    [TestMethod]
+    public void GuidedPredictorLeavesOnlyItsResult()
+    {
+        ConditionalNoisePredictor model = (x, t, c) => x * c.to(x.dtype).reshape(-1, 1, 1, 1);
+        var x = ones(2, 1, 2, 2);
+        var (condition, nullCondition, time) = (tensor(new[] { 2L, 3L }), tensor(new[] { 0L, 0L }), zeros(2));
+        foreach (var weight in new[] { GuidanceWeight.None, GuidanceWeight.FromExtraWeight(0.4) })
+        {
+            long before = DisposeScopeManager.Statistics.ThreadTotalLiveCount;
+            ClassifierFreeGuidance.Guide(model, condition, nullCondition, weight)(x, time).Dispose();
+            Assert.AreEqual(before, DisposeScopeManager.Statistics.ThreadTotalLiveCount, $"weight {weight.ExtraWeight}");
+        }
+        foreach (var t in new[] { x, condition, nullCondition, time }) t.Dispose();
     }
 
     [TestMethod]

@@ -213,6 +213,22 @@ public sealed class SamplerBehaviourTests
     }
 
     [TestMethod]
+    public void ScheduleCallsOutsideAnyScopeLeaveOnlyTheirResult()
+    {
+        using var discrete = new DiscreteSDSchedule();
+        var t = tensor(new[] { 0.25f, 0.5f });
+        foreach (NoiseSchedule schedule in new NoiseSchedule[] { discrete, new ContinuousVPSchedule() })
+        {
+            long before = DisposeScopeManager.Statistics.ThreadTotalLiveCount;
+            foreach (var result in new[] { schedule.LogAlpha(t), schedule.Alpha(t), schedule.Sigma(t), schedule.Lambda(t), schedule.NetworkTime(t) })
+                result.Dispose();
+            using (var lambda = schedule.Lambda(t)) schedule.InverseLambda(lambda).Dispose();
+            Assert.AreEqual(before, DisposeScopeManager.Statistics.ThreadTotalLiveCount, schedule.GetType().Name);
+        }
+        t.Dispose();
+    }
+
+    [TestMethod]
     public void PredictedX0IsNotCopiedWithoutAReceiver()
     {
         var schedule = new ContinuousVPSchedule();

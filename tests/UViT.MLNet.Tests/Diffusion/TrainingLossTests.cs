@@ -67,6 +67,23 @@ public sealed class TrainingLossTests
     }
 
     [TestMethod]
+    public void LossLeavesOnlyItsResult()
+    {
+        using var discrete = new DiscreteSDSchedule();
+        var x0 = randn(4, 1, 2, 2);
+        var labels = tensor(new[] { 0L, 1L, 0L, 1L });
+        TrainingNoisePredictor model = (x, t, y, c) => x * 0.5;
+        foreach (NoiseSchedule schedule in new NoiseSchedule[] { discrete, new ContinuousVPSchedule() })
+        {
+            long before = DisposeScopeManager.Statistics.ThreadTotalLiveCount;
+            new NoisePredictionLoss(schedule, 0.5, nullClass: 2).Compute(model, x0, labels).Dispose();
+            Assert.AreEqual(before, DisposeScopeManager.Statistics.ThreadTotalLiveCount, schedule.GetType().Name);
+        }
+        x0.Dispose();
+        labels.Dispose();
+    }
+
+    [TestMethod]
     public void ZeroPredictorHasUnitLoss()
     {
         using var scope = NewDisposeScope();
