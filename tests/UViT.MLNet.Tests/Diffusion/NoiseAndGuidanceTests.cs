@@ -1,6 +1,7 @@
 // Per-row seeded noise (batch-independent samples) and classifier-free guidance (one batched forward equals two passes).
 using TorchSharp;
 using UViT.MLNet.Core.Diffusion;
+using UViT.MLNet.Tests.Networks;
 using UViT.MLNet.Tests.Support;
 using static TorchSharp.torch;
 using static UViT.MLNet.Tests.Diffusion.TensorAssert;
@@ -81,6 +82,27 @@ public sealed class NoiseAndGuidanceTests
         Console.WriteLine($"batched vs separate: max |diff| = {diff:E3}");
         Assert.IsLessThanOrEqualTo(1e-5, diff);
         Assert.IsGreaterThan(1e-3, Fixtures.MaxAbsDiff(batched, conditional), "guidance must change the prediction");
+    }
+
+    [TestMethod]
+    public void BatchedTextGuidanceEqualsTwoSeparatePasses()
+    {
+        // The text U-ViT fixture: the empty prompt's context is broadcast from [1, T, D] to the batch.
+        var (ioFile, entry) = Fixtures.ManifestFiles.Single(f => f.Entry.GetProperty("kind").GetString() == "io"
+                                                                 && f.Entry.GetProperty("tensors").TryGetProperty("context", out _));
+        using var model = UViTParityTests.LoadModel(entry.GetProperty("model").GetString() + ".safetensors");
+        using var scope = NewDisposeScope();
+        using var noGrad = no_grad();
+        var io = Fixtures.Tensors(ioFile);
+        var (x, time, context) = (io["x"], io["t"], io["context"]);
+        var empty = randn([1, context.shape[1], context.shape[2]]);                                 // [1, T, D]
+        var weight = GuidanceWeight.FromExtraWeight(1.0);
+        var batched = ClassifierFreeGuidance.ForTextContext(model, context, empty, weight)(x, time);
+        var conditional = model.forward(x, time, context: context);
+        var unconditional = model.forward(x, time, context: empty.expand(context.shape));
+        double diff = Fixtures.MaxAbsDiff(batched, conditional + (conditional - unconditional) * weight.ExtraWeight);
+        Console.WriteLine($"text: batched vs separate: max |diff| = {diff:E3}");
+        Assert.IsLessThanOrEqualTo(1e-5, diff);
     }
 
     [TestMethod]
