@@ -90,8 +90,8 @@ public static class ClassifierFreeGuidance
     private static Tensor GuidedForward(ConditionalNoisePredictor model, Tensor x, Tensor time, Tensor condition, Tensor nullCondition, GuidanceWeight weight)
     {
         RequireSameShape(condition, nullCondition);
-        if (weight.ExtraWeight == 0) return model(x, time, condition.to(x.device));
         using var scope = NewDisposeScope();
+        if (weight.ExtraWeight == 0) return model(x, time, condition.to(x.device)).MoveToOuterDisposeScope(); // [B, C, H, W]
         long b = x.shape[0];
         var both = cat([x, x], dim: 0);                                                   // [2B, C, H, W]
         var times = cat([time, time], dim: 0);                                            // [2B]

@@ -34,7 +34,8 @@ public abstract class DiffusionSampler
     {
         if (initialNoise.dim() < 2) throw new ArgumentException($"initialNoise must be batched [B, ...]; got shape [{string.Join(", ", initialNoise.shape)}].");
         using var noGrad = no_grad();
-        var context = new SamplingContext(model, noise ?? new GeneratorNoise(), progress, cancellationToken, StepCount, ReportPredictedX0);
+        bool wantsX0 = ReportPredictedX0 && progress is not null;
+        var context = new SamplingContext(model, noise ?? new GeneratorNoise(), wantsX0);
         Tensor x = initialNoise.alias();
         try
         {
@@ -46,7 +47,7 @@ public abstract class DiffusionSampler
                 using (var scope = NewDisposeScope())
                 {
                     next = Step(context, x, step, out var predicted).MoveToOuterDisposeScope();   // [B, C, H, W]
-                    if (ReportPredictedX0 && predicted is not null) x0 = predicted.clone().DetachFromDisposeScope();
+                    if (wantsX0 && predicted is not null) x0 = predicted.clone().DetachFromDisposeScope();
                 }
                 x.Dispose();
                 x = next;
@@ -68,8 +69,10 @@ public abstract class DiffusionSampler
     protected abstract Tensor Step(SamplingContext context, Tensor x, int step, out Tensor? predictedX0);
 
     /// <summary>Per-call state handed to <see cref="Step"/>.</summary>
-    protected sealed record SamplingContext(NoisePredictor Model, ISamplerNoise Noise, IProgress<SamplerProgress>? Progress,
-                                            CancellationToken CancellationToken, int Total, bool WantsX0);
+    /// <param name="Model">The noise predictor.</param>
+    /// <param name="Noise">Per-step noise for stochastic samplers.</param>
+    /// <param name="WantsX0">Whether the step should also return its x0 estimate (someone will receive it).</param>
+    protected sealed record SamplingContext(NoisePredictor Model, ISamplerNoise Noise, bool WantsX0);
 
     /// <summary>[B] tensor filled with the float32 value <paramref name="t"/> (the official <c>ones(B) * t</c>).</summary>
     protected static Tensor Batch(Tensor x, float t) => full(x.shape[0], t, dtype: ScalarType.Float32, device: x.device);

@@ -75,8 +75,11 @@ public sealed class DiscreteSDSchedule : NoiseSchedule, IDisposable
     public override double DefaultEndTime => 1.0 / StepCount;
 
     /// <inheritdoc/>
-    public override Tensor LogAlpha(Tensor t) =>
-        PiecewiseLinear.Interpolate(t, _timeKnots.to(t.device), _logAlphaKnots.to(t.device));          // [B]
+    public override Tensor LogAlpha(Tensor t)
+    {
+        using var scope = NewDisposeScope();   // owns any device copies of the tables
+        return PiecewiseLinear.Interpolate(t, _timeKnots.to(t.device), _logAlphaKnots.to(t.device)).MoveToOuterDisposeScope(); // [B]
+    }
 
     /// <inheritdoc/>
     public override Tensor InverseLambda(Tensor lambda)

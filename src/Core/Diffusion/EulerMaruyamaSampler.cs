@@ -22,7 +22,7 @@ public sealed class EulerMaruyamaSampler : DiffusionSampler
         _schedule = schedule;
         _grid = new float[steps + 1];
         double tEnd = schedule.T, step = steps > 1 ? (tEnd - endTime) / (steps - 1) : 0;
-        for (int i = 0; i < steps; i++) _grid[i + 1] = (float)(i == steps - 1 ? tEnd : i * step + endTime);   // numpy linspace
+        for (int i = 0; i < steps; i++) _grid[i + 1] = (float)(i == steps - 1 && steps > 1 ? tEnd : i * step + endTime); // numpy linspace
     }
 
     /// <inheritdoc/>
