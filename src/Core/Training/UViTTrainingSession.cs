@@ -4,6 +4,7 @@
 // checkpointed, so a resumed run continues exactly.
 using TorchSharp;
 using TorchSharp.Modules;
+using UViT.MLNet.Core.Diffusion;
 using UViT.MLNet.Core.Networks;
 using static TorchSharp.torch;
 
@@ -13,7 +14,8 @@ namespace UViT.MLNet.Core.Training;
 public sealed class UViTTrainingSession : IDisposable
 {
     private readonly AdamW _optimizer;
-    private readonly NoisePredictionObjective _objective;
+    private readonly NoiseSchedule _schedule;
+    private readonly NoisePredictionLoss _loss;
     private readonly ExponentialMovingAverage _ema;
     private readonly Tensor? _emptyContext;
 
@@ -56,7 +58,8 @@ public sealed class UViTTrainingSession : IDisposable
         EmaNetwork = new UViTNetwork(config, device: device, dtype: network.parameters().First().dtype);
         EmaNetwork.UseFusedAttention = network.UseFusedAttention;
         _ema = new ExponentialMovingAverage(network, EmaNetwork);
-        _objective = new NoisePredictionObjective(recipe.Schedule);
+        _schedule = recipe.Schedule == NoiseScheduleKind.ContinuousVP ? new ContinuousVPSchedule() : new DiscreteSDSchedule();
+        _loss = new NoisePredictionLoss(_schedule, recipe.ConditionDropProbability, nullClass);
         _optimizer = optim.AdamW(network.parameters(), lr: recipe.LearningRate, beta1: recipe.Beta1, beta2: recipe.Beta2,
                                  weight_decay: recipe.WeightDecay);
         Random = new Generator(unchecked((ulong)seed));
@@ -86,12 +89,10 @@ public sealed class UViTTrainingSession : IDisposable
         for (int part = 0; part < parts; part++)
         {
             long from = b * part / parts, to = b * (part + 1) / parts;
-            var x = x0.slice(0, from, to, 1).to(device);                                                        // [b, C, H, W]
-            var noised = _objective.Draw(x, Random);
-            Tensor? y = labels is null ? null : ConditionLabels(labels.slice(0, from, to, 1)).to(device);         // [b]
-            Tensor? c = context is null ? null : ConditionContext(context.slice(0, from, to, 1)).to(device);      // [b, T, D]
-            var predicted = Network.forward(noised.Noisy, noised.NetworkTime, y, c);                 // [b, C, H, W]
-            var loss = NoisePredictionObjective.Loss(noised.Noise, predicted);                        // []
+            var x = x0.slice(0, from, to, 1).to(device);                                            // [b, C, H, W]
+            var y = labels?.slice(0, from, to, 1).to(device);                                      // [b]
+            var c = context?.slice(0, from, to, 1).to(device);                                     // [b, T, D]
+            var loss = _loss.Compute(Network, x, y, c, _emptyContext, Random);                     // []
             (loss * ((double)(to - from) / b)).backward();
             total += loss.item<float>() * (to - from) / b;
         }
@@ -103,14 +104,6 @@ public sealed class UViTTrainingSession : IDisposable
             throw new ArithmeticException($"The training loss became {total} at step {Step}: check the data range (NaN inputs?) and lower the learning rate.");
         return (float)total;
     }
-
-    private Tensor ConditionLabels(Tensor labels) => Recipe.ConditionDropProbability > 0 && NullClass is long nullClass
-        ? NoisePredictionObjective.DropLabels(labels, nullClass, Recipe.ConditionDropProbability, Random)
-        : labels;
-
-    private Tensor ConditionContext(Tensor context) => Recipe.ConditionDropProbability > 0 && _emptyContext is not null
-        ? NoisePredictionObjective.DropContext(context, _emptyContext, Recipe.ConditionDropProbability, Random)
-        : context;
 
     /// <summary>Writes network, EMA, optimiser state, step, RNG state and <paramref name="metadata"/> to one file, atomically.</summary>
     public void SaveCheckpoint(string path, IReadOnlyDictionary<string, string>? metadata = null) =>
@@ -128,7 +121,7 @@ public sealed class UViTTrainingSession : IDisposable
     public void Dispose()
     {
         _optimizer.Dispose();
-        _objective.Dispose();
+        (_schedule as IDisposable)?.Dispose();
         _emptyContext?.Dispose();
         Random.Dispose();
         EmaNetwork.Dispose();
