@@ -122,7 +122,7 @@ public sealed class UViTTrainer : IEstimator<UViTGenerationTransformer>
         {
             order?.Dispose();
         }
-        return new UViTGenerationTransformer(CopyGenerator(session), _options.Sampling, _options.InputRange, data.ClassNames,
+        return new UViTGenerationTransformer(session.CreateGenerator(), _options.Sampling, _options.InputRange, data.ClassNames,
                                              _options.LabelColumnName, batchSize: _options.GenerationBatchSize);
     }
 
@@ -131,23 +131,5 @@ public sealed class UViTTrainer : IEstimator<UViTGenerationTransformer>
     {
         using var generator = new TorchSharp.torch.Generator(unchecked((ulong)(seed * 1_000_003 + epoch)));
         return randperm(count, generator: generator);   // [N]
-    }
-
-    /// <summary>Copies the session's networks into a generator the transformer owns (the session is disposed after Fit).</summary>
-    private static UViTGenerator CopyGenerator(UViTTrainingSession session)
-    {
-        var config = session.Network.Config;
-        var device = session.Network.parameters().First().device;
-        var raw = new UViTNetwork(config, device: device) { UseFusedAttention = session.Network.UseFusedAttention };
-        var ema = new UViTNetwork(config, device: device) { UseFusedAttention = session.Network.UseFusedAttention };
-        using (no_grad())
-        {
-            foreach (var (target, source) in new[] { (raw, session.Network), (ema, session.EmaNetwork) })
-            {
-                var destination = target.state_dict();
-                foreach (var (key, value) in source.state_dict()) destination[key].copy_(value);
-            }
-        }
-        return new UViTGenerator(raw, ema, session.Recipe.Schedule, session.NullClass);
     }
 }

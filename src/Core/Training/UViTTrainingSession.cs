@@ -5,6 +5,7 @@
 using TorchSharp;
 using TorchSharp.Modules;
 using UViT.MLNet.Core.Diffusion;
+using UViT.MLNet.Core.Generation;
 using UViT.MLNet.Core.Networks;
 using static TorchSharp.torch;
 
@@ -103,6 +104,27 @@ public sealed class UViTTrainingSession : IDisposable
         if (!double.IsFinite(total))
             throw new ArithmeticException($"The training loss became {total} at step {Step}: check the data range (NaN inputs?) and lower the learning rate.");
         return (float)total;
+    }
+
+    /// <summary>
+    /// A generator holding copies of the current raw and EMA weights (it owns them; the session keeps training its own),
+    /// with this run's schedule and null class.
+    /// </summary>
+    public UViTGenerator CreateGenerator()
+    {
+        var config = Network.Config;
+        var device = Network.parameters().First().device;
+        var raw = new UViTNetwork(config, device: device) { UseFusedAttention = Network.UseFusedAttention };
+        var ema = new UViTNetwork(config, device: device) { UseFusedAttention = Network.UseFusedAttention };
+        using (no_grad())
+        {
+            foreach (var (target, source) in new[] { (raw, Network), (ema, EmaNetwork) })
+            {
+                var destination = target.state_dict();
+                foreach (var (key, value) in source.state_dict()) destination[key].copy_(value);
+            }
+        }
+        return new UViTGenerator(raw, ema, Recipe.Schedule, NullClass);
     }
 
     /// <summary>Writes network, EMA, optimiser state, step, RNG state and <paramref name="metadata"/> to one file, atomically.</summary>
