@@ -21,7 +21,7 @@ public sealed class LatentTransformTests
     [TestMethod]
     public void MomentsMatchTheOfficialAutoencoder()
     {
-        var io = Fixtures.Tensors(AutoencoderFixture_IoFile());
+        var io = Fixtures.Tensors(Autoencoder.AutoencoderFixture.Files().IoFile);
         try
         {
             var x = io["x"];                                                   // [2, 3, 32, 32] in [-1, 1]
@@ -44,8 +44,6 @@ public sealed class LatentTransformTests
             foreach (var t in io.Values) t.Dispose();
         }
     }
-
-    private static string AutoencoderFixture_IoFile() => Autoencoder.AutoencoderFixture.Files().IoFile;
 
     public sealed class Row32
     {
