@@ -98,8 +98,10 @@ internal sealed class TrainingData : IDisposable
         int n = pixels.Count / perImage;
         if (n == 0) throw new ArgumentException("The training data has no rows.");
         var images = tensor(pixels.ToArray(), [n, channels, size, size]);
+        // A range check catches a wrong InputRange for pixels; Symmetric values pass unchanged and may be latents
+        // (roughly unit variance, not bounded by 1), so they are not checked.
         double low = images.min().item<float>(), high = images.max().item<float>();
-        if (low < -1.5 || high > 1.5)
+        if (options.InputRange != PixelRange.Symmetric && (low < -1.5 || high > 1.5))
             throw new InvalidDataException($"Image values map to [{low:F2}, {high:F2}] in model space, far outside [-1, 1]: is InputRange ({options.InputRange}) right for column '{options.ImageColumnName}'?");
         var labelTensor = classNames is null ? null : tensor(labels.ToArray());
         return new TrainingData(images, labelTensor, channels, size, classNames?.Count ?? 0, classNames ?? []);

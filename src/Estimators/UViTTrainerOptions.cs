@@ -20,7 +20,8 @@ public sealed class UViTTrainerOptions
 {
     /// <summary>The image column: a Vector&lt;Single, C, H, W&gt; with known dimensions (e.g. from ExtractPixels), H = W.</summary>
     public string ImageColumnName { get; set; } = "Image";
-    /// <summary>Range of the image column's values (ExtractPixels gives 0-255 by default).</summary>
+    /// <summary>Range of the image column's values (ExtractPixels gives 0-255 by default). Symmetric values pass unchanged and are
+    /// not range-checked, so a latent column (e.g. from EncodeLatents) can be used.</summary>
     public PixelRange InputRange { get; set; } = PixelRange.Bytes;
     /// <summary>A key-typed label column; when the input has no column of this name the model is unconditional.</summary>
     public string LabelColumnName { get; set; } = "Label";

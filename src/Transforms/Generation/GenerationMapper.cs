@@ -119,15 +119,5 @@ internal sealed class GenerationMapper : BatchRowMapper<GenerationRequest>
     }
 
     /// <summary>A planar [C, S, S] sample in [-1, 1] as an RGBA image (one channel = grey).</summary>
-    internal static MLImage ImageFromSample(ReadOnlySpan<float> sample, int channels, int size)
-    {
-        int plane = size * size;
-        var rgba = new byte[plane * 4];
-        for (int p = 0; p < plane; p++)
-        {
-            for (int k = 0; k < 3; k++) rgba[p * 4 + k] = PixelRanges.ToByte(sample[(channels == 1 ? 0 : k) * plane + p]);
-            rgba[p * 4 + 3] = 255;
-        }
-        return MLImage.CreateFromPixels(size, size, MLPixelFormat.Rgba32, rgba);
-    }
+    internal static MLImage ImageFromSample(ReadOnlySpan<float> sample, int channels, int size) => PlanarImages.ToImage(sample, channels, size, size);
 }

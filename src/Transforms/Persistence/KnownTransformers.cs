@@ -1,4 +1,5 @@
 using UViT.MLNet.Transforms.Generation;
+using UViT.MLNet.Transforms.Latents;
 
 namespace UViT.MLNet.Transforms.Persistence;
 
@@ -8,5 +9,7 @@ internal static class KnownTransformers
     public static void EnsureAdded()
     {
         UViTComponents.AddLoader<UViTGenerationTransformer>();
+        UViTComponents.AddLoader<LatentEncodingTransformer>();
+        UViTComponents.AddLoader<LatentDecodingTransformer>();
     }
 }

@@ -1,17 +1,19 @@
 using System.CommandLine;
+using UViT.MLNet.Core.Autoencoder;
 using UViT.MLNet.Core.Checkpoints;
 using UViT.MLNet.Core.Networks;
 
 namespace UViT.MLNet.Cli.Commands;
 
-/// <summary><c>uvit inspect FILE</c>: format, tensor count, parameter count, dtypes and the official preset a checkpoint matches.</summary>
+/// <summary><c>uvit inspect FILE</c>: format, tensor count, parameter count, dtypes and the official U-ViT preset or the
+/// KL autoencoder architecture a checkpoint matches.</summary>
 internal static class InspectCommand
 {
     public static Command Create()
     {
         var file = new Argument<FileInfo>("checkpoint") { Description = "A .safetensors file or a torch.save .pth/.pt state dict." };
         var keys = new Option<bool>("--keys") { Description = "List every key with its dtype and shape." };
-        var command = new Command("inspect", "Show what a checkpoint holds and which official U-ViT preset it matches.") { file, keys };
+        var command = new Command("inspect", "Show what a checkpoint holds and which official U-ViT preset or autoencoder config it matches.") { file, keys };
         command.SetAction(parse => CliErrors.Run(() =>
         {
             string path = parse.GetValue(file)!.FullName;
@@ -26,8 +28,9 @@ internal static class InspectCommand
                 Console.WriteLine($"parameters: {parameters:N0}");
                 Console.WriteLine($"dtypes:     {string.Join(", ", state.Values.GroupBy(t => t.dtype).Select(g => $"{g.Key} x{g.Count()}"))}");
                 var matches = UViTPresets.MatchStateDict(state.ToDictionary(kv => kv.Key, kv => kv.Value.shape));
-                Console.WriteLine(matches.Count == 0
-                    ? "preset:     none of the official U-ViT presets (keys or shapes differ)"
+                if (AutoencoderConfigInference.Infer(state) is { } autoencoder) PrintAutoencoder(autoencoder);
+                else Console.WriteLine(matches.Count == 0
+                    ? "preset:     none of the official U-ViT presets (keys or shapes differ), and not a KL autoencoder"
                     : "preset:     " + string.Join(" or ", matches.Select(p => $"{p.Name} ({p.QualifiedPaperName})")));
                 if (parse.GetValue(keys))
                 {
@@ -41,5 +44,17 @@ internal static class InspectCommand
             }
         }));
         return command;
+    }
+
+    private static void PrintAutoencoder(InferredAutoencoder found)
+    {
+        var c = found.Config;
+        Console.WriteLine($"model:      KL autoencoder ({found.Layout} layout, {found.ParameterCount:N0} autoencoder parameters)");
+        Console.WriteLine($"config:     ch {c.Ch}, ch_mult [{string.Join(", ", c.ChMult)}], {c.NumResBlocks} res block(s), z {c.ZChannels}, embed_dim {c.EmbedDim}, " +
+                          $"{c.InChannels} -> {c.OutChannels} channels, downsample x{c.DownsampleFactor}" +
+                          (c.AttnResolutions.Count > 0 ? $", level attention at [{string.Join(", ", c.AttnResolutions)}] (assuming resolution {c.Resolution})" : ""));
+        Console.WriteLine(found.IsStableDiffusionKLF8
+            ? "preset:     Stable Diffusion KL-f8 (U-ViT's latent models): scale factor 0.18215, or 0.23010 for the MS-COCO models"
+            : "preset:     not KL-f8; pass this config to EncodeLatents/DecodeLatents (the scale factor is not stored in the file)");
     }
 }

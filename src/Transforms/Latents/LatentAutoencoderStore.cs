@@ -1,0 +1,111 @@
+// How the latent transforms get and keep their autoencoder: built from a checkpoint file (any layout AutoencoderCheckpoint
+// reads), and persisted inside the ML.NET model zip as the config in the main stream plus the weights of the half the
+// transform uses (encoder + quant_conv, or post_quant_conv + decoder) as a safetensors side stream. Storing one half each
+// keeps a zip holding both transforms at the size of one autoencoder.
+using System.Text.Json;
+using TorchSharp;
+using TorchSharp.PyBridge;
+using UViT.MLNet.Core.Autoencoder;
+using UViT.MLNet.Core.Checkpoints;
+using UViT.MLNet.Core.Runtime;
+using UViT.MLNet.Transforms.Persistence;
+using static TorchSharp.torch;
+
+namespace UViT.MLNet.Transforms.Latents;
+
+internal static class LatentAutoencoderStore
+{
+    /// <summary>State-dict prefixes of the encoding half.</summary>
+    public static readonly string[] EncoderPrefixes = ["encoder.", "quant_conv."];
+    /// <summary>State-dict prefixes of the decoding half.</summary>
+    public static readonly string[] DecoderPrefixes = ["post_quant_conv.", "decoder."];
+
+    /// <summary>Builds <paramref name="config"/>, loads <paramref name="checkpointPath"/> strictly and moves it to <paramref name="device"/>, in eval mode.</summary>
+    public static AutoencoderKL FromCheckpoint(string checkpointPath, AutoencoderKLConfig config, string device, int microBatchSize)
+    {
+        if (!File.Exists(checkpointPath)) throw new FileNotFoundException($"Autoencoder checkpoint '{checkpointPath}' not found.", checkpointPath);
+        var model = new AutoencoderKL(config) { MicroBatchSize = microBatchSize };
+        try
+        {
+            model.LoadCheckpoint(checkpointPath);
+            return Prepare(model, device);
+        }
+        catch
+        {
+            model.Dispose();
+            throw;
+        }
+    }
+
+    private static AutoencoderKL Prepare(AutoencoderKL model, string device)
+    {
+        model.to(TorchRuntime.ParseDevice(device));
+        model.eval();
+        return model;
+    }
+
+    /// <summary>Writes the architecture and scale as the official entry shape (<c>ddconfig</c>, <c>embed_dim</c>, <c>scale_factor</c>).</summary>
+    public static void WriteConfig(BinaryWriter writer, AutoencoderKLConfig config) => writer.Write(JsonSerializer.Serialize(new Dictionary<string, object>
+    {
+        ["ddconfig"] = config.ToOfficialDdConfig(), ["embed_dim"] = config.EmbedDim, ["scale_factor"] = config.ScaleFactor,
+    }));
+
+    /// <summary>Reads what <see cref="WriteConfig"/> wrote.</summary>
+    public static AutoencoderKLConfig ReadConfig(BinaryReader reader) => AutoencoderKLConfig.FromOfficialEntry(JsonDocument.Parse(reader.ReadString()).RootElement);
+
+    /// <summary>Writes the tensors under <paramref name="prefixes"/> as a safetensors side stream.</summary>
+    public static void SaveHalf(ModelSaveWriter writer, AutoencoderKL model, string[] prefixes, string streamName)
+    {
+        var state = model.state_dict().Where(kv => prefixes.Any(p => kv.Key.StartsWith(p, StringComparison.Ordinal)))
+                                      .ToDictionary(kv => kv.Key, kv => kv.Value.detach().cpu().contiguous());
+        try
+        {
+            writer.SaveStream(streamName, w =>
+            {
+                using var buffer = new MemoryStream();
+                Safetensors.SaveStateDict(buffer, state, leaveOpen: true);
+                w.Write(buffer.Length);
+                w.Write(buffer.GetBuffer(), 0, (int)buffer.Length);
+            });
+        }
+        finally
+        {
+            foreach (var t in state.Values) t.Dispose();
+        }
+    }
+
+    /// <summary>
+    /// Builds an autoencoder for <paramref name="config"/> and fills the half under <paramref name="prefixes"/> from the side
+    /// stream; every key of that half must be there (the other half keeps its initialisation and is never used).
+    /// </summary>
+    public static AutoencoderKL LoadHalf(ModelLoadReader reader, AutoencoderKLConfig config, string[] prefixes, string streamName, string device, int microBatchSize)
+    {
+        var model = new AutoencoderKL(config) { MicroBatchSize = microBatchSize };
+        try
+        {
+            reader.LoadStream(streamName, r =>
+            {
+                long length = r.ReadInt64();
+                byte[] bytes = r.ReadBytes(checked((int)length));
+                if (bytes.Length != length) throw new InvalidDataException($"The model zip's '{streamName}' entry is truncated ({bytes.Length} of {length} bytes).");
+                Dictionary<string, Tensor> state;
+                try { state = Safetensors.LoadStateDict(new MemoryStream(bytes)); }
+                catch (Exception e) when (e is not OutOfMemoryException) { throw new InvalidDataException($"The model zip's '{streamName}' entry is corrupt: {e.Message}", e); }
+                try
+                {
+                    var report = StateDictLoader.Load(model, state, strict: false, source: streamName);
+                    var missing = report.MissingKeys.Where(k => prefixes.Any(p => k.StartsWith(p, StringComparison.Ordinal))).ToList();
+                    if (missing.Count > 0 || report.UnexpectedKeys.Count > 0)
+                        throw new CheckpointMismatchException(streamName, missing, report.UnexpectedKeys, [], null);
+                }
+                finally { foreach (var t in state.Values) t.Dispose(); }
+            });
+            return Prepare(model, device);
+        }
+        catch
+        {
+            model.Dispose();
+            throw;
+        }
+    }
+}
