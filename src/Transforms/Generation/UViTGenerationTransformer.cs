@@ -3,7 +3,6 @@
 using System.Text.Json;
 using Microsoft.ML;
 using Microsoft.ML.Runtime;
-using TorchSharp.PyBridge;
 using UViT.MLNet.Core.Checkpoints;
 using UViT.MLNet.Core.Diffusion;
 using UViT.MLNet.Core.Generation;
@@ -133,30 +132,11 @@ public sealed class UViTGenerationTransformer : BatchMappingTransformer<Generati
         }
     }
 
-    private static void WriteWeights(BinaryWriter writer, UViTNetwork network)
-    {
-        var state = network.state_dict().ToDictionary(kv => kv.Key, kv => kv.Value.detach().cpu().contiguous());
-        try
-        {
-            using var buffer = new MemoryStream();
-            Safetensors.SaveStateDict(buffer, state, leaveOpen: true);
-            writer.Write(buffer.Length);
-            writer.Write(buffer.GetBuffer(), 0, (int)buffer.Length);
-        }
-        finally
-        {
-            foreach (var t in state.Values) t.Dispose();
-        }
-    }
+    private static void WriteWeights(BinaryWriter writer, UViTNetwork network) => WeightStream.Write(writer, network.state_dict());
 
     private static void ReadWeights(BinaryReader reader, UViTNetwork network, string name)
     {
-        long length = reader.ReadInt64();
-        byte[] bytes = reader.ReadBytes(checked((int)length));
-        if (bytes.Length != length) throw new InvalidDataException($"The model zip's '{name}' entry is truncated ({bytes.Length} of {length} bytes).");
-        Dictionary<string, Tensor> state;
-        try { state = Safetensors.LoadStateDict(new MemoryStream(bytes)); }
-        catch (Exception e) when (e is not OutOfMemoryException) { throw new InvalidDataException($"The model zip's '{name}' entry is corrupt: {e.Message}", e); }
+        var state = WeightStream.Read(reader, name);
         try { StateDictLoader.Load(network, state, strict: true, source: name); }
         finally { foreach (var t in state.Values) t.Dispose(); }
     }

@@ -4,7 +4,6 @@
 // keeps a zip holding both transforms at the size of one autoencoder.
 using System.Text.Json;
 using TorchSharp;
-using TorchSharp.PyBridge;
 using UViT.MLNet.Core.Autoencoder;
 using UViT.MLNet.Core.Checkpoints;
 using UViT.MLNet.Core.Runtime;
@@ -56,22 +55,8 @@ internal static class LatentAutoencoderStore
     /// <summary>Writes the tensors under <paramref name="prefixes"/> as a safetensors side stream.</summary>
     public static void SaveHalf(ModelSaveWriter writer, AutoencoderKL model, string[] prefixes, string streamName)
     {
-        var state = model.state_dict().Where(kv => prefixes.Any(p => kv.Key.StartsWith(p, StringComparison.Ordinal)))
-                                      .ToDictionary(kv => kv.Key, kv => kv.Value.detach().cpu().contiguous());
-        try
-        {
-            writer.SaveStream(streamName, w =>
-            {
-                using var buffer = new MemoryStream();
-                Safetensors.SaveStateDict(buffer, state, leaveOpen: true);
-                w.Write(buffer.Length);
-                w.Write(buffer.GetBuffer(), 0, (int)buffer.Length);
-            });
-        }
-        finally
-        {
-            foreach (var t in state.Values) t.Dispose();
-        }
+        var half = model.state_dict().Where(kv => prefixes.Any(p => kv.Key.StartsWith(p, StringComparison.Ordinal)));
+        writer.SaveStream(streamName, w => WeightStream.Write(w, half));
     }
 
     /// <summary>
@@ -85,12 +70,7 @@ internal static class LatentAutoencoderStore
         {
             reader.LoadStream(streamName, r =>
             {
-                long length = r.ReadInt64();
-                byte[] bytes = r.ReadBytes(checked((int)length));
-                if (bytes.Length != length) throw new InvalidDataException($"The model zip's '{streamName}' entry is truncated ({bytes.Length} of {length} bytes).");
-                Dictionary<string, Tensor> state;
-                try { state = Safetensors.LoadStateDict(new MemoryStream(bytes)); }
-                catch (Exception e) when (e is not OutOfMemoryException) { throw new InvalidDataException($"The model zip's '{streamName}' entry is corrupt: {e.Message}", e); }
+                var state = WeightStream.Read(r, streamName);
                 try
                 {
                     var report = StateDictLoader.Load(model, state, strict: false, source: streamName);

@@ -1,0 +1,50 @@
+// Tensors inside a model-zip side stream: [int64 length][SHA-256 of the payload][safetensors payload]. The checksum turns
+// silent corruption (a flipped byte inside the weights still parses as valid floats) into a clear error on load.
+using System.Security.Cryptography;
+using TorchSharp.PyBridge;
+using static TorchSharp.torch;
+
+namespace UViT.MLNet.Transforms.Persistence;
+
+internal static class WeightStream
+{
+    /// <summary>Writes <paramref name="state"/> (copied to contiguous CPU tensors) with its checksum.</summary>
+    public static void Write(BinaryWriter writer, IEnumerable<KeyValuePair<string, Tensor>> state)
+    {
+        var cpu = state.ToDictionary(kv => kv.Key, kv => kv.Value.detach().cpu().contiguous());
+        try
+        {
+            using var buffer = new MemoryStream();
+            Safetensors.SaveStateDict(buffer, cpu, leaveOpen: true);
+            var payload = buffer.GetBuffer().AsSpan(0, (int)buffer.Length);
+            writer.Write((long)payload.Length);
+            writer.Write(SHA256.HashData(payload));
+            writer.Write(payload);
+        }
+        finally
+        {
+            foreach (var t in cpu.Values) t.Dispose();
+        }
+    }
+
+    /// <summary>Reads what <see cref="Write"/> wrote; the caller owns the tensors.</summary>
+    /// <exception cref="InvalidDataException">The stream is truncated, its checksum does not match, or it is not safetensors.</exception>
+    public static Dictionary<string, Tensor> Read(BinaryReader reader, string name)
+    {
+        long length = reader.ReadInt64();
+        byte[] expected = reader.ReadBytes(32);
+        byte[] payload = reader.ReadBytes(checked((int)length));
+        if (expected.Length != 32 || payload.Length != length)
+            throw new InvalidDataException($"The model zip's '{name}' entry is truncated ({payload.Length} of {length} bytes).");
+        if (!SHA256.HashData(payload).AsSpan().SequenceEqual(expected))
+            throw new InvalidDataException($"The model zip's '{name}' entry is corrupt (checksum mismatch): the file was damaged after it was written.");
+        try
+        {
+            return Safetensors.LoadStateDict(new MemoryStream(payload));
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            throw new InvalidDataException($"The model zip's '{name}' entry is corrupt: {e.Message}", e);
+        }
+    }
+}
