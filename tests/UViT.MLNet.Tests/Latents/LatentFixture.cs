@@ -36,19 +36,4 @@ internal static class LatentFixture
         public float[] Image { get; set; } = [];
         public uint Label { get; set; }
     }
-
-    /// <summary>Every value of a vector column, row after row.</summary>
-    public static List<float[]> Column(IDataView view, string column)
-    {
-        var result = new List<float[]>();
-        using var cursor = view.GetRowCursor([view.Schema[column]]);
-        var getter = cursor.GetGetter<VBuffer<float>>(view.Schema[column]);
-        VBuffer<float> value = default;
-        while (cursor.MoveNext())
-        {
-            getter(ref value);
-            result.Add(value.DenseValues().ToArray());
-        }
-        return result;
-    }
 }

@@ -10,6 +10,8 @@ using UViT.MLNet.Transforms.Generation;
 using UViT.MLNet.Transforms.Latents;
 using UViT.MLNet.Transforms.Persistence;
 
+using UViT.MLNet.Tests.Pipeline;
+
 namespace UViT.MLNet.Tests.Latents;
 
 [TestClass]
@@ -39,7 +41,7 @@ public sealed class LatentPipelineTests
         Assert.AreEqual(new VectorDataViewType(NumberDataViewType.Single, 4, 8, 8), output.Schema["Latent"].Type);
         Assert.AreEqual(new VectorDataViewType(NumberDataViewType.Single, 4, 8, 8), output.Schema["GeneratedPixels"].Type);
         Assert.AreEqual(new VectorDataViewType(NumberDataViewType.Single, 3, 16, 16), output.Schema["DecodedPixels"].Type);
-        var before = LatentFixture.Column(output, "DecodedPixels");
+        var before = PipelineFixture.Pixels(output, "DecodedPixels");
         Assert.HasCount(8, before);
         Assert.IsTrue(before.All(p => p.All(v => v is >= 0f and <= 255f)));
         var images = Images(output);
@@ -52,10 +54,10 @@ public sealed class LatentPipelineTests
         var loaded = fresh.Model.Load(zip, out var inputSchema);
         Assert.AreEqual(data.Schema["Image"].Type, inputSchema["Image"].Type);
         var reloaded = loaded.Transform(LatentFixture.Images(fresh, 8));
-        var after = LatentFixture.Column(reloaded, "DecodedPixels");
+        var after = PipelineFixture.Pixels(reloaded, "DecodedPixels");
         for (int i = 0; i < before.Count; i++) CollectionAssert.AreEqual(before[i], after[i], $"row {i}: decoded image differs after loading");
-        var latentsBefore = LatentFixture.Column(output, "Latent");
-        var latentsAfter = LatentFixture.Column(reloaded, "Latent");
+        var latentsBefore = PipelineFixture.Pixels(output, "Latent");
+        var latentsAfter = PipelineFixture.Pixels(reloaded, "Latent");
         for (int i = 0; i < before.Count; i++) CollectionAssert.AreEqual(latentsBefore[i], latentsAfter[i], $"row {i}: latent differs after loading");
         (loaded as IDisposable)?.Dispose();
     }

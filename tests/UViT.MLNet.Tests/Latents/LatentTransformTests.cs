@@ -9,6 +9,8 @@ using UViT.MLNet.Transforms.Latents;
 using UViT.MLNet.Transforms.Persistence;
 using static TorchSharp.torch;
 
+using UViT.MLNet.Tests.Pipeline;
+
 namespace UViT.MLNet.Tests.Latents;
 
 [TestClass]
@@ -31,7 +33,7 @@ public sealed class LatentTransformTests
             using var encoder = mlContext.Transforms.EncodeLatents(LatentFixture.CheckpointPath, output: LatentOutput.Moments, autoencoder: LatentFixture.Config).Fit(data);
             var view = encoder.Transform(data);
             Assert.AreEqual(new VectorDataViewType(NumberDataViewType.Single, 8, 16, 16), view.Schema["Latent"].Type);
-            var moments = LatentFixture.Column(view, "Latent");
+            var moments = PipelineFixture.Pixels(view, "Latent");
             for (int i = 0; i < 2; i++)
             {
                 var expected = io["moments"][i].flatten().data<float>().ToArray();
@@ -59,11 +61,11 @@ public sealed class LatentTransformTests
         var estimator = mlContext.Transforms.EncodeLatents(LatentFixture.CheckpointPath, new LatentEncodingOptions { InputRange = PixelRange.Bytes, BatchSize = 3, BaseSeed = 40 },
                                                            LatentFixture.Config);
         using var encoder = estimator.Fit(data);
-        var batched = LatentFixture.Column(encoder.Transform(data), "Latent");
+        var batched = PipelineFixture.Pixels(encoder.Transform(data), "Latent");
 
         using var single = mlContext.Transforms.EncodeLatents(LatentFixture.CheckpointPath, new LatentEncodingOptions { InputRange = PixelRange.Bytes, BatchSize = 1, BaseSeed = 40 },
                                                               LatentFixture.Config).Fit(data);
-        var alone = LatentFixture.Column(single.Transform(data), "Latent");
+        var alone = PipelineFixture.Pixels(single.Transform(data), "Latent");
         // The noise is exactly the same; libtorch's convolutions may round differently for another batch size (1 ulp seen).
         for (int i = 0; i < 5; i++)
         {
@@ -73,7 +75,7 @@ public sealed class LatentTransformTests
         CollectionAssert.AreNotEqual(batched[0], batched[1]);
 
         // Row 3 equals AutoencoderKL's own sampling with the noise of seed 40 + 3.
-        var image = LatentFixture.Column(data, "Image")[3];
+        var image = PipelineFixture.Pixels(data, "Image")[3];
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();
         var x = tensor(image, [1, 3, 16, 16]) / 127.5f - 1f;                  // [1, 3, 16, 16]
@@ -94,14 +96,14 @@ public sealed class LatentTransformTests
         var view = model.Transform(data);
         Assert.AreEqual(new VectorDataViewType(NumberDataViewType.Single, 3, 16, 16), view.Schema["DecodedPixels"].Type);
         Assert.IsNotNull(view.Schema.GetColumnOrNull("DecodedImage"));
-        var before = LatentFixture.Column(view, "DecodedPixels");
+        var before = PipelineFixture.Pixels(view, "DecodedPixels");
         Assert.IsTrue(before.All(p => p.All(v => v is >= 0f and <= 255f)), "decoded bytes must lie in [0, 255]");
 
         string zip = TempPath("latents.zip");
         mlContext.Model.Save(model, data.Schema, zip);
         var fresh = new MLContext(seed: 5).RegisterUViT();
         var loaded = fresh.Model.Load(zip, out _);
-        var after = LatentFixture.Column(loaded.Transform(LatentFixture.Images(fresh, 3)), "DecodedPixels");
+        var after = PipelineFixture.Pixels(loaded.Transform(LatentFixture.Images(fresh, 3)), "DecodedPixels");
         for (int i = 0; i < before.Count; i++) CollectionAssert.AreEqual(before[i], after[i], $"row {i} differs after loading");
         (loaded as IDisposable)?.Dispose();
     }

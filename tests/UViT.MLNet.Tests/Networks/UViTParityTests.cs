@@ -57,29 +57,22 @@ public sealed class UViTParityTests
 
     [TestMethod]
     [DynamicData(nameof(Cases))]
-    public void ForwardMatchesOfficialCode(string ioFile, string weightsFile)
-    {
-        using var model = LoadModel(weightsFile);
-        using var scope = NewDisposeScope();
-        var io = Fixtures.Tensors(ioFile);
-        using var noGrad = no_grad();
-        var output = model.forward(io["x"], io["t"], io.GetValueOrDefault("y"), io.GetValueOrDefault("context"));
-        double diff = Fixtures.MaxAbsDiff(output, io["out"]);
-        Assert.IsLessThanOrEqualTo(Fixtures.Tolerances.Forward, diff, $"{weightsFile} on {ioFile}: max |diff| = {diff:E3}");
-    }
+    public void ForwardMatchesOfficialCode(string ioFile, string weightsFile) => AssertMatchesOfficial(ioFile, weightsFile, fusedAttention: true);
 
     [TestMethod]
     [DynamicData(nameof(Cases))]
-    public void PlainAttentionPathMatchesOfficialCode(string ioFile, string weightsFile)
+    public void PlainAttentionPathMatchesOfficialCode(string ioFile, string weightsFile) => AssertMatchesOfficial(ioFile, weightsFile, fusedAttention: false);
+
+    private static void AssertMatchesOfficial(string ioFile, string weightsFile, bool fusedAttention)
     {
         using var model = LoadModel(weightsFile);
-        model.UseFusedAttention = false;
+        model.UseFusedAttention = fusedAttention;
         using var scope = NewDisposeScope();
         var io = Fixtures.Tensors(ioFile);
         using var noGrad = no_grad();
         var output = model.forward(io["x"], io["t"], io.GetValueOrDefault("y"), io.GetValueOrDefault("context"));
         double diff = Fixtures.MaxAbsDiff(output, io["out"]);
-        Assert.IsLessThanOrEqualTo(Fixtures.Tolerances.Forward, diff, $"{weightsFile} (plain attention) on {ioFile}: max |diff| = {diff:E3}");
+        Assert.IsLessThanOrEqualTo(Fixtures.Tolerances.Forward, diff, $"{weightsFile} ({(fusedAttention ? "fused" : "plain")} attention) on {ioFile}: max |diff| = {diff:E3}");
     }
 
     [TestMethod]

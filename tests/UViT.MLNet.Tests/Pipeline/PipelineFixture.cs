@@ -44,7 +44,7 @@ internal static class PipelineFixture
         public long Seed { get; set; }
     }
 
-    /// <summary>Every value of the GeneratedPixels column, row after row.</summary>
+    /// <summary>Every value of a vector column (GeneratedPixels by default), row after row.</summary>
     public static List<float[]> Pixels(IDataView view, string column = "GeneratedPixels")
     {
         var result = new List<float[]>();
