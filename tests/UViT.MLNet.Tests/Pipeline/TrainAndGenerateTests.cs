@@ -101,6 +101,22 @@ public sealed class TrainAndGenerateTests
     }
 
     [TestMethod]
+    public void FitLogsThroughMLContextLog()
+    {
+        var mlContext = new MLContext(seed: 1);
+        var messages = new List<string>();
+        mlContext.Log += (_, e) => { lock (messages) messages.Add(e.Message); };
+        var options = PipelineFixture.TinyOptions(steps: 2);
+        options.ReportInterval = 1;
+        using var model = mlContext.Diffusion().Trainers.UViT(options).Fit(PipelineFixture.Mnist(16).ToDataView(mlContext));
+        lock (messages)
+        {
+            Assert.IsTrue(messages.Any(m => m.Contains("U-ViT: 16 images 1x28x28, 10 classes")), string.Join("\n", messages.TakeLast(20)));
+            Assert.IsTrue(messages.Any(m => m.Contains("step 2/2 loss")), string.Join("\n", messages.TakeLast(20)));
+        }
+    }
+
+    [TestMethod]
     public void ResumedFitEqualsUninterruptedFit()
     {
         var mlContext = new MLContext(seed: 1);
