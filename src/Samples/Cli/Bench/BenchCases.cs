@@ -1,0 +1,141 @@
+// The fixed benchmark cases of `uvit bench` (docs/benchmarks.md): each returns one JSON-ready record.
+using System.Diagnostics;
+using Microsoft.ML;
+using TorchSharp;
+using UViT.MLNet.Core.Generation;
+using UViT.MLNet.Core.Networks;
+using UViT.MLNet.Core.Training;
+using UViT.MLNet.Estimators;
+using UViT.MLNet.Transforms.Data;
+using static TorchSharp.torch;
+
+namespace UViT.MLNet.Cli.Bench;
+
+internal static class BenchCases
+{
+    /// <summary>
+    /// Forward GFLOPs of one image at 2 FLOPs per multiply-add (what a GEMM's GFLOP/s counts), from the network's linear and
+    /// attention products. The paper's "GFLOPs" count multiply-adds: half this (U-ViT-S/2 on CIFAR-10: 12.2 vs 24.4 here).
+    /// </summary>
+    public static double ForwardGflops(UViTConfig c)
+    {
+        double tokens = c.TokenCount, d = c.EmbedDim, blocks = c.Depth + 1;
+        double perBlock = tokens * (4 * d * d + 2 * d * c.MlpHiddenDim) + 2 * tokens * tokens * d;   // qkv + proj + mlp, q k^T and a v
+        double skips = c.Skip ? c.Depth / 2 * tokens * 2 * d * d : 0;
+        double io = tokens * (c.PatchSize * c.PatchSize * c.InChannels) * d * 2;                     // patch embedding and decoder
+        return 2 * (blocks * perBlock + skips + io) / 1e9;
+    }
+
+    /// <summary>fp32 GEMM throughput of this process: repeated 1024x1024 matmuls.</summary>
+    public static Dictionary<string, object> MatmulPeak()
+    {
+        using var a = randn(1024, 1024);
+        using var b = randn(1024, 1024);
+        for (int i = 0; i < 3; i++) matmul(a, b).Dispose();
+        int reps = 20;
+        var clock = Stopwatch.StartNew();
+        for (int i = 0; i < reps; i++) matmul(a, b).Dispose();
+        double gflops = 2.0 * 1024 * 1024 * 1024 * reps / clock.Elapsed.TotalSeconds / 1e9;
+        return new() { ["case"] = "matmul_peak", ["size"] = 1024, ["gflops"] = Math.Round(gflops, 1) };
+    }
+
+    /// <summary>Training throughput of the CIFAR-10 U-ViT-S/2 preset with the official recipe.</summary>
+    public static Dictionary<string, object> Train(int batch, int steps, double peakGflops)
+    {
+        var preset = UViTPresets.Get("cifar10_uvit_small");
+        using var session = new UViTTrainingSession(new UViTNetwork(preset.Config, seed: 0), TrainingRecipe.ForPreset(preset.Name), seed: 0);
+        using var x = rand(batch, 3, 32, 32) * 2 - 1;
+        session.TrainStep(x);                                               // warm-up (allocates the optimiser state)
+        var clock = Stopwatch.StartNew();
+        for (int i = 0; i < steps; i++) session.TrainStep(x);
+        double seconds = clock.Elapsed.TotalSeconds / steps;
+        double gflops = 3 * ForwardGflops(preset.Config) * batch / seconds;
+        return new()
+        {
+            ["case"] = "train", ["preset"] = preset.Name, ["params"] = session.Network.ParameterCount, ["batch"] = batch, ["steps"] = steps,
+            ["seconds_per_step"] = Math.Round(seconds, 3), ["images_per_second"] = Math.Round(batch / seconds, 2),
+            ["forward_gflops_per_image"] = Math.Round(ForwardGflops(preset.Config), 2), ["paper_gflops_per_image"] = Math.Round(ForwardGflops(preset.Config) / 2, 2),
+            ["model_gflops_per_second"] = Math.Round(gflops, 1),
+            ["fraction_of_matmul_peak"] = Math.Round(gflops / peakGflops, 3),
+        };
+    }
+
+    /// <summary>Guided DPM-Solver++ sampling with a class-conditional U-ViT-S/2 on 4x32x32 latents (1001 classes, no final conv).</summary>
+    public static Dictionary<string, object> Sample(int batch, int steps)
+    {
+        var config = new UViTConfig { ImageSize = 32, PatchSize = 2, InChannels = 4, EmbedDim = 512, Depth = 12, NumHeads = 8, NumClasses = 1001, Conv = false };
+        var network = new UViTNetwork(config, seed: 0);
+        var ema = new UViTNetwork(config, seed: 0);
+        using var generator = new UViTGenerator(network, ema, NoiseScheduleKind.DiscreteSD, nullClass: 1000);
+        var settings = new SamplerSettings { Sampler = SamplerKind.DpmSolverPlusPlus, Steps = steps, GuidanceScale = 0.4 };
+        var seeds = Enumerable.Range(0, batch).Select(i => (long)i).ToList();
+        var labels = Enumerable.Range(0, batch).Select(i => (long)(i * 97 % 1000)).ToList();
+        generator.Generate(seeds, labels, settings with { Steps = 1 }).Dispose();   // warm-up
+        var clock = Stopwatch.StartNew();
+        generator.Generate(seeds, labels, settings).Dispose();
+        double seconds = clock.Elapsed.TotalSeconds;
+        double gflops = ForwardGflops(config) * 2 * batch * steps / seconds;          // both guidance branches per evaluation
+        return new()
+        {
+            ["case"] = "sample", ["batch"] = batch, ["steps"] = steps, ["guidance"] = 0.4, ["seconds"] = Math.Round(seconds, 2),
+            ["images_per_second"] = Math.Round(batch / seconds, 3), ["model_gflops_per_second"] = Math.Round(gflops, 1),
+        };
+    }
+
+    /// <summary>The same short training through the ML.NET trainer and through a bare session loop: time ratio.</summary>
+    public static Dictionary<string, object> PipelineOverhead(IdxImageDataset digits, int steps, int batch)
+    {
+        var mlContext = new MLContext(seed: 0);
+        var view = digits.ToDataView(mlContext);
+        var options = new UViTTrainerOptions { MaxSteps = steps, BatchSize = batch, UseFusedAttention = false };
+        var clock = Stopwatch.StartNew();
+        using (mlContext.Diffusion().Trainers.UViT(options).Fit(view)) { }
+        double pipeline = clock.Elapsed.TotalSeconds;
+
+        var config = UViTTrainerOptions.DefaultNetwork(1, digits.Height, digits.ClassCount + 1);
+        clock.Restart();
+        using (var session = new UViTTrainingSession(new UViTNetwork(config, seed: 0) { UseFusedAttention = false }, UViTTrainerOptions.ShortRunRecipe, 0, digits.ClassCount))
+        {
+            using var images = tensor(digits.Pixels.Select(p => p / 127.5f - 1).ToArray(), [digits.Count, 1, digits.Height, digits.Width]);
+            using var labels = tensor(digits.Labels.Select(l => (long)l).ToArray());
+            for (int step = 0; step < steps; step++)
+            {
+                using var scope = NewDisposeScope();
+                long from = step * (long)batch % (digits.Count - batch);
+                session.TrainStep(images.slice(0, from, from + batch, 1), labels.slice(0, from, from + batch, 1));
+            }
+        }
+        double bare = clock.Elapsed.TotalSeconds;
+        return new()
+        {
+            ["case"] = "pipeline_overhead", ["steps"] = steps, ["batch"] = batch, ["mlnet_seconds"] = Math.Round(pipeline, 2),
+            ["bare_seconds"] = Math.Round(bare, 2), ["overhead_percent"] = Math.Round(100 * (pipeline / bare - 1), 1),
+        };
+    }
+
+    /// <summary>Resident memory and live tensors over a long run of a small model: growth after warm-up should be ~0.</summary>
+    public static Dictionary<string, object> Memory(int steps, int batch)
+    {
+        var config = new UViTConfig { ImageSize = 28, PatchSize = 7, InChannels = 1, EmbedDim = 128, Depth = 6, NumHeads = 4, NumClasses = 11 };
+        using var session = new UViTTrainingSession(new UViTNetwork(config, seed: 0), UViTTrainerOptions.ShortRunRecipe, 0, 10);
+        using var x = rand(batch, 1, 28, 28) * 2 - 1;
+        using var y = randint(0, 10, [batch]);
+        int warmup = Math.Min(20, steps / 4);
+        for (int i = 0; i < warmup; i++) session.TrainStep(x, y);
+        var (_, afterWarmup) = BenchMachine.ResidentMiB();
+        long liveAfterWarmup = DisposeScopeManager.Statistics.ThreadTotalLiveCount;
+        long maxLiveGrowth = 0;
+        for (int i = warmup; i < steps; i++)
+        {
+            session.TrainStep(x, y);
+            maxLiveGrowth = Math.Max(maxLiveGrowth, DisposeScopeManager.Statistics.ThreadTotalLiveCount - liveAfterWarmup);
+        }
+        var (peak, end) = BenchMachine.ResidentMiB();
+        return new()
+        {
+            ["case"] = "memory", ["steps"] = steps, ["batch"] = batch, ["rss_after_warmup_mib"] = Math.Round(afterWarmup, 1),
+            ["rss_end_mib"] = Math.Round(end, 1), ["rss_peak_mib"] = Math.Round(peak, 1),
+            ["rss_growth_percent"] = Math.Round(100 * (end / afterWarmup - 1), 2), ["max_live_tensor_growth"] = maxLiveGrowth,
+        };
+    }
+}
