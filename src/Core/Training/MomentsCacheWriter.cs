@@ -22,6 +22,8 @@ public sealed class MomentsCacheWriter : IDisposable
     {
         _path = Path.GetFullPath(path);
         _temporary = _path + ".tmp";
+        if (layout.Channels <= 0 || layout.Channels % 2 != 0 || layout.Height <= 0 || layout.Width <= 0 || !(layout.ScaleFactor > 0 && double.IsFinite(layout.ScaleFactor)))
+            throw new ArgumentOutOfRangeException(nameof(layout), $"A moments cache needs an even channel count 2E, positive h and w, and a positive scale; got {layout}.");
         _layout = layout with { Count = 0 };
         Directory.CreateDirectory(Path.GetDirectoryName(_path)!);
         _stream = new FileStream(_temporary, FileMode.Create, FileAccess.Write, FileShare.None);

@@ -5,6 +5,8 @@ using UViT.MLNet.Core.Generation;
 using UViT.MLNet.Core.Networks;
 using UViT.MLNet.Core.Training;
 using UViT.MLNet.Estimators;
+using UViT.MLNet.Transforms.Generation;
+using UViT.MLNet.Transforms.Latents;
 using UViT.MLNet.Tests.Autoencoder;
 using UViT.MLNet.Tests.Pipeline;
 using static TorchSharp.torch;
@@ -51,6 +53,24 @@ public sealed class MomentsCacheTrainingTests
         Assert.IsTrue(expectedFlipped.allclose(cache.ReadMoments(rows, [true, true, true, true, true]), rtol: 1e-5, atol: 1e-5), "flipped moments differ");
         Assert.IsFalse(expected.allclose(expectedFlipped), "flipped images must give other moments");
         CollectionAssert.AreEqual(new long[] { 0, 1, 0, 1, 0 }, cache.ReadLabels(rows).data<long>().ToArray());
+    }
+
+    [TestMethod]
+    public void CacheFromAMomentsColumnHoldsThatColumnsValues()
+    {
+        var mlContext = new MLContext(seed: 1);
+        var encoded = mlContext.Transforms.EncodeLatents(LatentFixture.CheckpointPath, "Moments", inputRange: PixelRange.Bytes, output: LatentOutput.Moments,
+                                                         autoencoder: LatentFixture.Config, batchSize: 2)
+            .Fit(LatentFixture.Images(mlContext, 3)).Transform(LatentFixture.Images(mlContext, 3));
+        string path = TempPath("from_column.moments");
+        var header = MomentsCacheBuilder.BuildFromMoments(encoded, path, "Moments", LatentFixture.Config.ScaleFactor, new MomentsCacheOptions { BatchSize = 2 });
+        Assert.AreEqual((3L, 8, false, true), (header.Count, header.Channels, header.HasFlipped, header.HasLabels));
+
+        using var cache = MomentsCache.Open(path);
+        var column = PipelineFixture.Pixels(encoded, "Moments");
+        var stored = cache.ReadMoments([0, 1, 2]).data<float>().ToArray();
+        CollectionAssert.AreEqual(column.SelectMany(v => v).ToArray(), stored);
+        Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => MomentsCacheBuilder.BuildFromMoments(encoded, path, "Image", 0.18215));
     }
 
     private UViTTrainerOptions Options(string cache, int steps) => new()
