@@ -7,7 +7,7 @@ using static TorchSharp.torch;
 namespace UViT.MLNet.Estimators;
 
 /// <summary>The training set in model space: images [N, C, S, S] in [-1, 1] and optional 0-based labels [N].</summary>
-internal sealed class TrainingData : IDisposable
+internal sealed class TrainingData : ITrainingBatches
 {
     public Tensor Images { get; }
     public Tensor? Labels { get; }
@@ -106,6 +106,9 @@ internal sealed class TrainingData : IDisposable
         var labelTensor = classNames is null ? null : tensor(labels.ToArray());
         return new TrainingData(images, labelTensor, channels, size, classNames?.Count ?? 0, classNames ?? []);
     }
+
+    /// <summary>The stored rows; deterministic, so <paramref name="random"/> is not drawn from.</summary>
+    public (Tensor X0, Tensor? Labels) Batch(Tensor rows, Generator random) => (Images.index(rows), Labels?.index(rows));
 
     public void Dispose()
     {

@@ -33,9 +33,14 @@ public sealed class UViTTrainer : IEstimator<UViTGenerationTransformer>
         UViTComponents.Register(environment);
     }
 
-    /// <summary>The input needs the image column; adds the generation outputs (the label and seed columns are read at generation time).</summary>
+    /// <summary>The input needs the image column (unless training from a moments cache); adds the generation outputs (the label
+    /// and seed columns are read at generation time).</summary>
     public SchemaShape GetOutputSchema(SchemaShape inputSchema)
     {
+        var columns = inputSchema.ToDictionary(c => c.Name);
+        columns["GeneratedPixels"] = MLNetInternals.SchemaColumn("GeneratedPixels", SchemaShape.Column.VectorKind.Vector, NumberDataViewType.Single, false);
+        columns["GeneratedImage"] = MLNetInternals.SchemaColumn("GeneratedImage", SchemaShape.Column.VectorKind.Scalar, new ImageDataViewType(), false);
+        if (_options.MomentsCachePath is not null) return new SchemaShape(columns.Values);
         var image = inputSchema.FirstOrDefault(c => c.Name == _options.ImageColumnName);
         if (image.Name is null)
             throw new ArgumentOutOfRangeException(nameof(inputSchema), $"Image column '{_options.ImageColumnName}' not found.");
@@ -44,9 +49,6 @@ public sealed class UViTTrainer : IEstimator<UViTGenerationTransformer>
         var label = inputSchema.FirstOrDefault(c => c.Name == _options.LabelColumnName);
         if (label.Name is not null && !label.IsKey)
             throw new ArgumentOutOfRangeException(nameof(inputSchema), $"Label column '{_options.LabelColumnName}' must be a key type; found {label.ItemType}.");
-        var columns = inputSchema.ToDictionary(c => c.Name);
-        columns["GeneratedPixels"] = MLNetInternals.SchemaColumn("GeneratedPixels", SchemaShape.Column.VectorKind.Vector, NumberDataViewType.Single, false);
-        columns["GeneratedImage"] = MLNetInternals.SchemaColumn("GeneratedImage", SchemaShape.Column.VectorKind.Scalar, new ImageDataViewType(), false);
         return new SchemaShape(columns.Values);
     }
 
@@ -59,7 +61,7 @@ public sealed class UViTTrainer : IEstimator<UViTGenerationTransformer>
         var device = TorchRuntime.ParseDevice(_options.Device);
         var clock = Stopwatch.StartNew();
 
-        using var data = TrainingData.Read(input, _options);
+        using ITrainingBatches data = _options.MomentsCachePath is { } cache ? new CachedTrainingData(cache) : TrainingData.Read(input, _options);
         var (config, recipe, nullClass) = NetworkChoice.Resolve(_options, data.Channels, data.Size, data.ClassCount);
         var network = new UViTNetwork(config, device: device, seed: _options.Seed) { UseFusedAttention = _options.UseFusedAttention };
         using var session = new UViTTrainingSession(network, recipe, _options.Seed, nullClass);
@@ -101,7 +103,8 @@ public sealed class UViTTrainer : IEstimator<UViTGenerationTransformer>
                 using (NewDisposeScope())
                 {
                     var rows = order!.slice(0, offset, offset + batch, 1);                                  // [B]
-                    loss = session.TrainStep(data.Images.index(rows), data.Labels?.index(rows));
+                    var (x0, labels) = data.Batch(rows, session.Random);                                  // [B, C, S, S], [B]
+                    loss = session.TrainStep(x0, labels);
                 }
                 lossSum += loss;
                 lossCount++;
@@ -122,7 +125,8 @@ public sealed class UViTTrainer : IEstimator<UViTGenerationTransformer>
         {
             order?.Dispose();
         }
-        return new UViTGenerationTransformer(session.CreateGenerator(), _options.Sampling, _options.InputRange, data.ClassNames,
+        var outputRange = _options.MomentsCachePath is null ? _options.InputRange : PixelRange.Symmetric;  // latents pass unchanged
+        return new UViTGenerationTransformer(session.CreateGenerator(), _options.Sampling, outputRange, data.ClassNames,
                                              _options.LabelColumnName, batchSize: _options.GenerationBatchSize);
     }
 

@@ -23,6 +23,13 @@ public sealed class UViTTrainerOptions
     /// <summary>Range of the image column's values (ExtractPixels gives 0-255 by default). Symmetric values pass unchanged and are
     /// not range-checked, so a latent column (e.g. from EncodeLatents) can be used.</summary>
     public PixelRange InputRange { get; set; } = PixelRange.Bytes;
+    /// <summary>
+    /// A moments cache file (built with <see cref="MomentsCacheBuilder"/>) to train a latent model from instead of the input's
+    /// columns: every step samples fresh latents from the stored autoencoder moments (and picks the image or its stored
+    /// horizontal flip at random), as the official latent U-ViT training does; labels and class names come from the cache.
+    /// The file is read batch by batch, so it need not fit in memory. Null (default): train on <see cref="ImageColumnName"/>.
+    /// </summary>
+    public string? MomentsCachePath { get; set; }
     /// <summary>A key-typed label column; when the input has no column of this name the model is unconditional.</summary>
     public string LabelColumnName { get; set; } = "Label";
 

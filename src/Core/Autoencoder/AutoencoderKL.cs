@@ -110,11 +110,24 @@ public sealed class AutoencoderKL : Module
     public Tensor SampleLatent(Tensor moments, Tensor noise)
     {
         AutoencoderInputChecks.CheckMoments(Config, moments, nameof(moments));
+        return SampleLatent(moments, noise, Config.ScaleFactor);
+    }
+
+    /// <summary>
+    /// <see cref="SampleLatent(Tensor, Tensor)"/> without an autoencoder instance, for stored moments (the moments cache)
+    /// whose scale factor is known.
+    /// </summary>
+    /// <param name="moments">[B, 2E, h, w]</param>
+    /// <param name="noise">[B, E, h, w] standard normal noise.</param>
+    /// <param name="scaleFactor">The autoencoder's latent scale.</param>
+    /// <returns>[B, E, h, w]</returns>
+    public static Tensor SampleLatent(Tensor moments, Tensor noise, double scaleFactor)
+    {
         AutoencoderInputChecks.CheckNoise(moments, noise, nameof(noise));
         using var scope = NewDisposeScope();
         var (mean, logVar) = SplitMoments(moments);                     // [B, E, h, w] each
         var std = (logVar.clamp(-30.0, 20.0) * 0.5).exp();              // [B, E, h, w]
-        var z = (mean + std * noise.to(mean.dtype).to(mean.device)) * Config.ScaleFactor; // [B, E, h, w]
+        var z = (mean + std * noise.to(mean.dtype).to(mean.device)) * scaleFactor;  // [B, E, h, w]
         return z.MoveToOuterDisposeScope();
     }
 
