@@ -11,12 +11,16 @@ public sealed class DiffusionCatalog
     {
         MLContext = mlContext;
         Trainers = new DiffusionTrainers(mlContext);
+        Evaluation = new DiffusionEvaluation();
     }
 
     internal MLContext MLContext { get; }
 
     /// <summary>The trainers.</summary>
     public DiffusionTrainers Trainers { get; }
+
+    /// <summary>Sample-quality metrics: FID and Inception Score.</summary>
+    public DiffusionEvaluation Evaluation { get; }
 }
 
 /// <summary>Diffusion trainers.</summary>

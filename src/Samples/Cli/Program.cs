@@ -9,4 +9,5 @@ root.Subcommands.Add(BenchCommand.Create());
 root.Subcommands.Add(PresetsCommand.Create());
 root.Subcommands.Add(InspectCommand.Create());
 root.Subcommands.Add(ConvertCommand.Create());
+root.Subcommands.Add(FidCommand.Create());
 return root.Parse(args).Invoke();

@@ -1,7 +1,6 @@
 // The pipeline from image files: LoadImages -> ResizeImages -> ConvertToGrayscale -> ExtractPixels -> MapValueToKey ->
 // U-ViT trainer, saved as one model zip; and generation from that zip in a separate process (the `uvit sample` CLI)
 // giving exactly the images this process generates.
-using System.Diagnostics;
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using Microsoft.ML.Transforms.Image;
@@ -93,22 +92,8 @@ public sealed class ImageFolderPipelineTests
 
         // In another process: `uvit sample`.
         string there = System.IO.Path.Combine(root, "there.png");
-        var (exitCode, log) = RunCli("sample", zip, "--per-class", "2", "--seed", "1000", "-o", there);
+        var (exitCode, log) = CliProcess.Run("sample", zip, "--per-class", "2", "--seed", "1000", "-o", there);
         Assert.AreEqual(0, exitCode, log);
         CollectionAssert.AreEqual(File.ReadAllBytes(here), File.ReadAllBytes(there), "the separate process generated different images:\n" + log);
-    }
-
-    private static (int ExitCode, string Output) RunCli(params string[] arguments)
-    {
-        string configuration = new DirectoryInfo(AppContext.BaseDirectory).Parent!.Name;   // Debug or Release
-        string cli = System.IO.Path.Combine(Fixtures.RepoRoot, "src", "Samples", "Cli", "bin", configuration, "net10.0", "uvit.dll");
-        Assert.IsTrue(File.Exists(cli), $"The CLI is not built at {cli}.");
-        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
-        start.ArgumentList.Add(cli);
-        foreach (string argument in arguments) start.ArgumentList.Add(argument);
-        using var process = Process.Start(start)!;
-        string output = process.StandardOutput.ReadToEnd() + process.StandardError.ReadToEnd();
-        process.WaitForExit();
-        return (process.ExitCode, output);
     }
 }

@@ -7,6 +7,17 @@ namespace UViT.MLNet.Cli.Commands;
 /// <summary>Generation steps shared by <c>train</c> and <c>sample</c>.</summary>
 internal static class GenerationHelpers
 {
+    /// <summary>A saved model zip, with a missing or unreadable file reported as bad input.</summary>
+    public static ITransformer LoadModel(MLContext mlContext, string path)
+    {
+        if (!File.Exists(path)) throw new FileNotFoundException($"Model file '{path}' does not exist.", path);
+        try { return mlContext.Model.Load(path, out _); }
+        catch (Exception e) when (e is not FileNotFoundException and not OutOfMemoryException)
+        {
+            throw new InvalidDataException($"'{path}' could not be loaded as a model zip (truncated or corrupt?): {e.Message}", e);
+        }
+    }
+
     /// <summary>The U-ViT generation transformer in a loaded model (alone or at the end of a chain).</summary>
     public static UViTGenerationTransformer FindGenerator(ITransformer model) => model switch
     {

@@ -23,16 +23,8 @@ internal static class SampleCommand
         sampling.AddTo(command);
         command.SetAction(parse => CliErrors.Run(() =>
         {
-            var path = parse.GetValue(model)!.FullName;
-            if (!File.Exists(path)) throw new FileNotFoundException($"Model file '{path}' does not exist.", path);
             var mlContext = new MLContext(seed: 0).RegisterUViT();
-            ITransformer loaded;
-            try { loaded = mlContext.Model.Load(path, out _); }
-            catch (Exception e) when (e is not FileNotFoundException and not OutOfMemoryException)
-            {
-                throw new InvalidDataException($"'{path}' could not be loaded as a model zip (truncated or corrupt?): {e.Message}", e);
-            }
-            var generator = GenerationHelpers.FindGenerator(loaded);
+            var generator = GenerationHelpers.FindGenerator(GenerationHelpers.LoadModel(mlContext, parse.GetValue(model)!.FullName));
             generator.Settings = sampling.Override(parse, generator.Settings);
             if (parse.GetValue(batch) is int b) generator.BatchSize = b;
             var clock = Stopwatch.StartNew();
