@@ -14,7 +14,10 @@ internal static class GenerationHelpers
         try { return mlContext.Model.Load(path, out _); }
         catch (Exception e) when (e is not FileNotFoundException and not OutOfMemoryException)
         {
-            throw new InvalidDataException($"'{path}' could not be loaded as a model zip (truncated or corrupt?): {e.Message}", e);
+            // ML.NET invokes loaders by reflection: report the innermost cause, not "target of an invocation".
+            var cause = e;
+            while (cause is System.Reflection.TargetInvocationException { InnerException: { } inner }) cause = inner;
+            throw new InvalidDataException($"'{path}' could not be loaded as a model zip (truncated, corrupt, or written by another version?): {cause.Message}", e);
         }
     }
 
