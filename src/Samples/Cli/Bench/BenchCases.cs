@@ -82,33 +82,50 @@ internal static class BenchCases
         };
     }
 
-    /// <summary>The same short training through the ML.NET trainer and through a bare session loop: time ratio.</summary>
+    /// <summary>
+    /// The same short training through the ML.NET trainer and through a bare session loop: time ratio. Each path runs once
+    /// untimed first (JIT, libtorch kernels), then both are timed in alternation for three rounds and the fastest round of
+    /// each is kept: on a shared 2-core machine single runs of this length vary by +-10%, more than the overhead itself.
+    /// </summary>
     public static Dictionary<string, object> PipelineOverhead(IdxImageDataset digits, int steps, int batch)
     {
         var mlContext = new MLContext(seed: 0);
         var view = digits.ToDataView(mlContext);
-        var options = new UViTTrainerOptions { MaxSteps = steps, BatchSize = batch, UseFusedAttention = false };
-        var clock = Stopwatch.StartNew();
-        using (mlContext.Diffusion().Trainers.UViT(options).Fit(view)) { }
-        double pipeline = clock.Elapsed.TotalSeconds;
-
+        using var images = tensor(digits.Pixels.Select(p => p / 127.5f - 1).ToArray(), [digits.Count, 1, digits.Height, digits.Width]);
+        using var labels = tensor(digits.Labels.Select(l => (long)l).ToArray());
         var config = UViTTrainerOptions.DefaultNetwork(1, digits.Height, digits.ClassCount + 1);
-        clock.Restart();
-        using (var session = new UViTTrainingSession(new UViTNetwork(config, seed: 0) { UseFusedAttention = false }, UViTTrainerOptions.ShortRunRecipe, 0, digits.ClassCount))
+
+        double ThroughMLNet(int n)
         {
-            using var images = tensor(digits.Pixels.Select(p => p / 127.5f - 1).ToArray(), [digits.Count, 1, digits.Height, digits.Width]);
-            using var labels = tensor(digits.Labels.Select(l => (long)l).ToArray());
-            for (int step = 0; step < steps; step++)
+            var clock = Stopwatch.StartNew();
+            var options = new UViTTrainerOptions { MaxSteps = n, BatchSize = batch, UseFusedAttention = false };
+            using (mlContext.Diffusion().Trainers.UViT(options).Fit(view)) { }
+            return clock.Elapsed.TotalSeconds;
+        }
+        double Bare(int n)
+        {
+            var clock = Stopwatch.StartNew();
+            using var session = new UViTTrainingSession(new UViTNetwork(config, seed: 0) { UseFusedAttention = false }, UViTTrainerOptions.ShortRunRecipe, 0, digits.ClassCount);
+            for (int step = 0; step < n; step++)
             {
                 using var scope = NewDisposeScope();
                 long from = step * (long)batch % (digits.Count - batch);
                 session.TrainStep(images.slice(0, from, from + batch, 1), labels.slice(0, from, from + batch, 1));
             }
+            return clock.Elapsed.TotalSeconds;
         }
-        double bare = clock.Elapsed.TotalSeconds;
+
+        ThroughMLNet(3);
+        Bare(3);
+        double pipeline = double.MaxValue, bare = double.MaxValue;
+        for (int round = 0; round < 3; round++)
+        {
+            pipeline = Math.Min(pipeline, ThroughMLNet(steps));
+            bare = Math.Min(bare, Bare(steps));
+        }
         return new()
         {
-            ["case"] = "pipeline_overhead", ["steps"] = steps, ["batch"] = batch, ["mlnet_seconds"] = Math.Round(pipeline, 2),
+            ["case"] = "pipeline_overhead", ["steps"] = steps, ["batch"] = batch, ["rounds"] = 3, ["mlnet_seconds"] = Math.Round(pipeline, 2),
             ["bare_seconds"] = Math.Round(bare, 2), ["overhead_percent"] = Math.Round(100 * (pipeline / bare - 1), 1),
         };
     }
