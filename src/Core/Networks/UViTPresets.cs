@@ -13,8 +13,6 @@ public sealed record UViTPreset(string Name, string PaperName, string Dataset, U
     /// <summary>"U-ViT-S/2 CIFAR-10": the paper name qualified by the dataset, unique across presets.</summary>
     public string QualifiedPaperName => $"{PaperName} {Dataset}";
 
-    /// <summary>True for the models that run on Stable Diffusion autoencoder latents (4 channels) rather than pixels.</summary>
-    public bool IsLatent => Config.InChannels == 4;
 }
 
 /// <summary>The official U-ViT presets.</summary>
@@ -58,13 +56,6 @@ public static class UViTPresets
                                         string.Join(", ", byPaper.Select(p => $"'{p.QualifiedPaperName}' ({p.Name})")) + ".", nameof(name));
         throw new ArgumentException($"Unknown U-ViT preset '{name}'. Known: " +
                                     string.Join(", ", All.Select(p => $"{p.Name} ({p.QualifiedPaperName})")) + ".", nameof(name));
-    }
-
-    /// <summary>True when <paramref name="name"/> resolves to exactly one preset.</summary>
-    public static bool TryGet(string name, out UViTPreset? preset)
-    {
-        try { preset = Get(name); return true; }
-        catch (ArgumentException) { preset = null; return false; }
     }
 
     /// <summary>
