@@ -6,22 +6,41 @@ namespace UViT.MLNet.Estimators;
 
 internal static class NetworkChoice
 {
-    /// <summary>(network config, recipe, null class) for data of <paramref name="channels"/> x <paramref name="size"/>^2 with <paramref name="classes"/> classes.</summary>
-    public static (UViTConfig Config, TrainingRecipe Recipe, long? NullClass) Resolve(UViTTrainerOptions options, int channels, int size, int classes)
+    /// <summary>(network config, recipe, null class) for data of <paramref name="channels"/> x <paramref name="size"/>^2 with
+    /// <paramref name="classes"/> classes, or text contexts of [<paramref name="contextTokens"/>, <paramref name="contextWidth"/>].</summary>
+    /// <param name="hasEmptyContext">Whether the empty prompt's context is known (text guidance dropout needs it).</param>
+    public static (UViTConfig Config, TrainingRecipe Recipe, long? NullClass) Resolve(UViTTrainerOptions options, int channels, int size, int classes,
+                                                                                   int contextTokens = 0, int contextWidth = 0, bool hasEmptyContext = false)
     {
+        bool text = contextTokens > 0;
         var recipe = options.Recipe ?? (options.Preset is not null ? TrainingRecipe.ForPreset(options.Preset) : UViTTrainerOptions.ShortRunRecipe);
-        if (classes == 0 && recipe.ConditionDropProbability > 0) recipe = recipe with { ConditionDropProbability = 0 };
+        if (classes == 0 && !text && recipe.ConditionDropProbability > 0) recipe = recipe with { ConditionDropProbability = 0 };
+        if (text && recipe.ConditionDropProbability > 0 && !hasEmptyContext)
+            throw new ArgumentException($"Guidance dropout (p = {recipe.ConditionDropProbability}) needs the empty prompt's context, but context column '{options.ContextColumnName}' " +
+                                        "carries none: produce it with EncodeText, set UViTTrainerOptions.EmptyContext, or set the recipe's ConditionDropProbability to 0.");
         bool guidance = classes > 0 && recipe.ConditionDropProbability > 0;
         int wantedClasses = classes == 0 ? -1 : guidance ? classes + 1 : classes;
 
         var config = options.Network ?? (options.Preset is not null ? UViTPresets.Get(options.Preset).Config : DefaultFor(channels, size, wantedClasses));
-        if (options.Network is null && options.Preset is null) return (config, recipe.Validate(), guidance ? classes : null);
+        if (options.Network is null && options.Preset is null)
+        {
+            if (text) config = config with { ClipDim = contextWidth, NumClipTokens = contextTokens };
+            return (config.Validate(), recipe.Validate(), guidance ? classes : null);
+        }
 
         string source = options.Network is not null ? "Network" : $"preset '{options.Preset}'";
         if (config.ImageSize != size || config.InChannels != channels)
             throw new ArgumentException($"The {source} expects {config.InChannels}x{config.ImageSize}x{config.ImageSize} inputs but column '{options.ImageColumnName}' holds {channels}x{size}x{size}.");
+        if (text)
+        {
+            if (config.Conditioning != UViTConditioning.TextContext)
+                throw new ArgumentException($"The {source} is not text-conditioned, but the data has context column '{options.ContextColumnName}'.");
+            if (config.NumClipTokens != contextTokens || config.ClipDim != contextWidth)
+                throw new ArgumentException($"The {source} takes [{config.NumClipTokens}, {config.ClipDim}] contexts but column '{options.ContextColumnName}' holds [{contextTokens}, {contextWidth}].");
+            return (config, recipe.Validate(), null);
+        }
         if (config.Conditioning == UViTConditioning.TextContext)
-            throw new ArgumentException($"The {source} is text-conditioned; this trainer takes class labels or none.");
+            throw new ArgumentException($"The {source} is text-conditioned; the data has no context column '{options.ContextColumnName}'.");
         int networkClasses = config.Conditioning == UViTConditioning.ClassLabel ? config.NumClasses : -1;
         if (networkClasses != wantedClasses)
         {

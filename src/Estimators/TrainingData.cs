@@ -59,10 +59,11 @@ internal sealed class TrainingData : ITrainingBatches
         return names;
     }
 
-    public static TrainingData Read(IDataView data, UViTTrainerOptions options)
+    /// <summary>Reads the image column, and the label column when <paramref name="readLabels"/> (text models read contexts instead).</summary>
+    public static TrainingData Read(IDataView data, UViTTrainerOptions options, bool readLabels = true)
     {
         var (channels, size) = ImageShape(data.Schema, options.ImageColumnName);
-        var classNames = LabelClasses(data.Schema, options.LabelColumnName);
+        var classNames = readLabels ? LabelClasses(data.Schema, options.LabelColumnName) : null;
         var imageColumn = data.Schema[options.ImageColumnName];
         var columns = new List<DataViewSchema.Column> { imageColumn };
         if (classNames is not null) columns.Add(data.Schema[options.LabelColumnName]);

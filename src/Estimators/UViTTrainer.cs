@@ -49,6 +49,9 @@ public sealed class UViTTrainer : IEstimator<UViTGenerationTransformer>
         var label = inputSchema.FirstOrDefault(c => c.Name == _options.LabelColumnName);
         if (label.Name is not null && !label.IsKey)
             throw new ArgumentOutOfRangeException(nameof(inputSchema), $"Label column '{_options.LabelColumnName}' must be a key type; found {label.ItemType}.");
+        var context = inputSchema.FirstOrDefault(c => c.Name == _options.ContextColumnName);
+        if (context.Name is not null && (context.Kind == SchemaShape.Column.VectorKind.Scalar || context.ItemType != NumberDataViewType.Single))
+            throw new ArgumentOutOfRangeException(nameof(inputSchema), $"Context column '{_options.ContextColumnName}' must be a vector of Single (e.g. from EncodeText); found {context.Kind} of {context.ItemType}.");
         return new SchemaShape(columns.Values);
     }
 
@@ -61,11 +64,22 @@ public sealed class UViTTrainer : IEstimator<UViTGenerationTransformer>
         var device = TorchRuntime.ParseDevice(_options.Device);
         var clock = Stopwatch.StartNew();
 
-        using ITrainingBatches data = _options.MomentsCachePath is { } cache ? new CachedTrainingData(cache) : TrainingData.Read(input, _options);
-        var (config, recipe, nullClass) = NetworkChoice.Resolve(_options, data.Channels, data.Size, data.ClassCount);
+        using var contexts = TrainingContexts.Read(input, _options);
+        if (contexts is not null && input.Schema.GetColumnOrNull(_options.LabelColumnName) is not null && _options.MomentsCachePath is null)
+            throw new ArgumentException($"The input has both a label column '{_options.LabelColumnName}' and a context column '{_options.ContextColumnName}'; a U-ViT is " +
+                                        "conditioned on one of them. Drop one (mlContext.Transforms.DropColumns) or point its option at another name.");
+        using ITrainingBatches data = _options.MomentsCachePath is { } cache ? new CachedTrainingData(cache) : TrainingData.Read(input, _options, readLabels: contexts is null);
+        if (contexts is not null && contexts.Count != data.Count)
+            throw new ArgumentException($"Context column '{_options.ContextColumnName}' has {contexts.Count} rows but the training images number {data.Count}" +
+                                        (_options.MomentsCachePath is null ? "." : $" (moments cache '{_options.MomentsCachePath}'): build the cache from the same rows."));
+        if (contexts is not null && data.ClassCount > 0)
+            throw new ArgumentException($"Moments cache '{_options.MomentsCachePath}' holds labels, but the input has a context column '{_options.ContextColumnName}'; a U-ViT is conditioned on one of them.");
+        var (config, recipe, nullClass) = NetworkChoice.Resolve(_options, data.Channels, data.Size, data.ClassCount,
+                                                                contexts?.Tokens ?? 0, contexts?.Width ?? 0, contexts?.EmptyContext is not null);
         var network = new UViTNetwork(config, device: device, seed: _options.Seed) { UseFusedAttention = _options.UseFusedAttention };
-        using var session = new UViTTrainingSession(network, recipe, _options.Seed, nullClass);
-        channel.Info(MessageSensitivity.None, $"U-ViT: {data.Count} images {data.Channels}x{data.Size}x{data.Size}, {data.ClassCount} classes; " +
+        using var session = new UViTTrainingSession(network, recipe, _options.Seed, nullClass, recipe.ConditionDropProbability > 0 ? contexts?.EmptyContext : null);
+        string condition = contexts is not null ? $"{contexts.CaptionCount} text contexts [{contexts.Tokens}, {contexts.Width}]" : $"{data.ClassCount} classes";
+        channel.Info(MessageSensitivity.None, $"U-ViT: {data.Count} images {data.Channels}x{data.Size}x{data.Size}, {condition}; " +
                                              $"network D {config.EmbedDim}, depth {config.Depth}, patch {config.PatchSize}, {network.ParameterCount:N0} parameters; " +
                                              $"{recipe.Schedule}, lr {recipe.LearningRate}, batch {_options.BatchSize}, device {device}, {TorchSharp.torch.get_num_threads()} threads.");
 
@@ -104,7 +118,8 @@ public sealed class UViTTrainer : IEstimator<UViTGenerationTransformer>
                 {
                     var rows = order!.slice(0, offset, offset + batch, 1);                                  // [B]
                     var (x0, labels) = data.Batch(rows, session.Random);                                  // [B, C, S, S], [B]
-                    loss = session.TrainStep(x0, labels);
+                    var context = contexts?.Draw(rows, session.Random);                                   // [B, T, D]
+                    loss = session.TrainStep(x0, labels, context);
                 }
                 lossSum += loss;
                 lossCount++;
@@ -127,7 +142,8 @@ public sealed class UViTTrainer : IEstimator<UViTGenerationTransformer>
         }
         var outputRange = _options.MomentsCachePath is null ? _options.InputRange : PixelRange.Symmetric;  // latents pass unchanged
         return new UViTGenerationTransformer(session.CreateGenerator(), _options.Sampling, outputRange, data.ClassNames,
-                                             _options.LabelColumnName, batchSize: _options.GenerationBatchSize);
+                                             _options.LabelColumnName, contextColumnName: _options.ContextColumnName ?? "Context",
+                                             batchSize: _options.GenerationBatchSize);
     }
 
     /// <summary>The row order of an epoch: a permutation drawn from (seed, epoch), so a resumed run sees the same batches.</summary>

@@ -30,8 +30,19 @@ public sealed class UViTTrainerOptions
     /// The file is read batch by batch, so it need not fit in memory. Null (default): train on <see cref="ImageColumnName"/>.
     /// </summary>
     public string? MomentsCachePath { get; set; }
-    /// <summary>A key-typed label column; when the input has no column of this name the model is unconditional.</summary>
+    /// <summary>A key-typed label column; when the input has no column of this name (and no context column) the model is unconditional.</summary>
     public string LabelColumnName { get; set; } = "Label";
+    /// <summary>
+    /// A text-context column (e.g. from <c>mlContext.Transforms.EncodeText</c>): Vector&lt;Single, T, D&gt;, or K contexts per row
+    /// (several captions; each step draws one per row). When the input has it, the model is text-conditioned (U-ViT's
+    /// text-to-image variant, tokens <c>[time, T contexts, patches]</c>) and the input must not also have a label column.
+    /// </summary>
+    public string? ContextColumnName { get; set; } = "Context";
+    /// <summary>
+    /// [T, D] context of the empty prompt, the unconditional input that guidance dropout substitutes. Null: taken from the
+    /// context column's annotation, which EncodeText writes; set it when the contexts come from elsewhere (e.g. a saved IDataView).
+    /// </summary>
+    public float[,]? EmptyContext { get; set; }
 
     /// <summary>An official preset ("U-ViT-S/2 CIFAR-10", "cifar10_uvit_small", ...): network and recipe. Its image size,
     /// channels and class count must match the data (a label key over 1000 values for a 1001-class preset).</summary>

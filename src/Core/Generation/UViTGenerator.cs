@@ -8,8 +8,9 @@ using static TorchSharp.torch;
 namespace UViT.MLNet.Core.Generation;
 
 /// <summary>
-/// A trained U-ViT ready to sample: raw and EMA networks, the schedule it was trained with, and the null class used as
-/// the unconditional branch of guidance. Output samples are in model space ([-1, 1] for pixel models).
+/// A trained U-ViT ready to sample: raw and EMA networks, the schedule it was trained with, and the unconditional input of
+/// guidance (the null class of a class model, the empty prompt's context of a text model). Output samples are in model
+/// space ([-1, 1] for pixel models).
 /// </summary>
 public sealed class UViTGenerator : IDisposable
 {
@@ -21,13 +22,26 @@ public sealed class UViTGenerator : IDisposable
     public NoiseScheduleKind Schedule { get; }
     /// <summary>The label of the unconditional branch (class models trained with guidance dropout), or null.</summary>
     public long? NullClass { get; }
+    /// <summary>[T, D] context of the empty prompt (text models trained with guidance dropout), on the CPU, or null.</summary>
+    public Tensor? EmptyContext { get; }
 
-    /// <summary>Takes ownership of both networks.</summary>
-    public UViTGenerator(UViTNetwork network, UViTNetwork emaNetwork, NoiseScheduleKind schedule, long? nullClass)
+    /// <summary>Takes ownership of both networks; copies <paramref name="emptyContext"/>.</summary>
+    /// <param name="emptyContext">[T, D] context of the empty prompt, for guided text models.</param>
+    public UViTGenerator(UViTNetwork network, UViTNetwork emaNetwork, NoiseScheduleKind schedule, long? nullClass, Tensor? emptyContext = null)
     {
         if (network.Config != emaNetwork.Config) throw new ArgumentException("The raw and EMA networks must share one configuration.");
-        if (nullClass is long n && (network.Config.Conditioning != UViTConditioning.ClassLabel || n < 0 || n >= network.Config.NumClasses))
+        var config = network.Config;
+        if (nullClass is long n && (config.Conditioning != UViTConditioning.ClassLabel || n < 0 || n >= config.NumClasses))
             throw new ArgumentOutOfRangeException(nameof(nullClass), $"Null class {n} is not a label of this network.");
+        if (emptyContext is not null)
+        {
+            if (config.Conditioning != UViTConditioning.TextContext)
+                throw new ArgumentException("An empty-prompt context was given for a network without text conditioning.", nameof(emptyContext));
+            long[] expected = [config.NumClipTokens!.Value, config.ClipDim!.Value];
+            if (!emptyContext.shape.SequenceEqual(expected))
+                throw new ArgumentException($"The empty-prompt context is [{string.Join(", ", emptyContext.shape)}]; this network needs [{string.Join(", ", expected)}].", nameof(emptyContext));
+            EmptyContext = emptyContext.detach().to(ScalarType.Float32).cpu().clone();
+        }
         (Network, EmaNetwork, Schedule, NullClass) = (network, emaNetwork, schedule, nullClass);
         Network.eval();
         EmaNetwork.eval();
@@ -39,7 +53,7 @@ public sealed class UViTGenerator : IDisposable
     /// <summary>Number of real classes a caller may ask for (the null class excluded); 0 for unconditional models.</summary>
     public int ClassCount => Config.Conditioning != UViTConditioning.ClassLabel ? 0 : NullClass is null ? Config.NumClasses : Config.NumClasses - 1;
 
-    /// <summary>Generates one sample per seed.</summary>
+    /// <summary>Generates one sample per seed with a class or unconditional model.</summary>
     /// <param name="seeds">One seed per sample: sample i depends only on seeds[i] (and its label), not on the batch.</param>
     /// <param name="labels">One class per sample for class models (0-based), else null.</param>
     /// <returns>[B, C, H, W] float32 samples on the CPU, in model space.</returns>
@@ -47,11 +61,9 @@ public sealed class UViTGenerator : IDisposable
                            IProgress<SamplerProgress>? progress = null, CancellationToken cancellationToken = default)
     {
         settings.Validate(Schedule);
-        var network = settings.UseEmaWeights ? EmaNetwork : Network;
-        var device = network.parameters().First().device;
         bool classModel = Config.Conditioning == UViTConditioning.ClassLabel;
         if (Config.Conditioning == UViTConditioning.TextContext)
-            throw new NotSupportedException("Text-conditioned generation takes contexts; use GenerateFromContext.");
+            throw new NotSupportedException("This model is text-conditioned: generate with GenerateFromContext (contexts from a CLIP text encoder).");
         if (classModel && (labels is null || labels.Count != seeds.Count))
             throw new ArgumentException($"This model is class-conditional: pass one label per seed ({seeds.Count}); got {labels?.Count.ToString() ?? "none"}.");
         if (!classModel && labels is not null)
@@ -62,12 +74,48 @@ public sealed class UViTGenerator : IDisposable
         if (settings.GuidanceScale != 0 && classModel && NullClass is null)
             throw new ArgumentException("Guidance needs a model trained with a null class (condition dropout); set GuidanceScale to 0.");
 
+        var network = settings.UseEmaWeights ? EmaNetwork : Network;
+        return Sample(seeds, settings, progress, cancellationToken, device => classModel
+            ? ClassifierFreeGuidance.ForClassLabels(network, tensor(labels!.ToArray(), device: device), NullClass ?? 0, settings.Guidance)
+            : (x, time) => network.forward(x, time));
+    }
+
+    /// <summary>Generates one sample per seed with a text model, guided by the empty prompt's context.</summary>
+    /// <param name="seeds">One seed per sample: sample i depends only on seeds[i] and its context, not on the batch.</param>
+    /// <param name="contexts">[B, T, D] text contexts (e.g. from <c>ClipTextEncoder.Encode</c>), one per seed.</param>
+    /// <returns>[B, C, H, W] float32 samples on the CPU, in model space.</returns>
+    public Tensor GenerateFromContext(IReadOnlyList<long> seeds, Tensor contexts, SamplerSettings settings,
+                                      IProgress<SamplerProgress>? progress = null, CancellationToken cancellationToken = default)
+    {
+        settings.Validate(Schedule);
+        if (Config.Conditioning != UViTConditioning.TextContext)
+            throw new NotSupportedException("This model is not text-conditioned: generate with Generate (labels or none).");
+        long[] expected = [seeds.Count, Config.NumClipTokens!.Value, Config.ClipDim!.Value];
+        if (!contexts.shape.SequenceEqual(expected))
+            throw new ArgumentException($"Contexts are [{string.Join(", ", contexts.shape)}]; expected [{string.Join(", ", expected)}] (one [tokens, width] context per seed).", nameof(contexts));
+        if (settings.GuidanceScale != 0 && EmptyContext is null)
+            throw new ArgumentException("Guidance needs the empty prompt's context (a model trained with context dropout); set GuidanceScale to 0.");
+
+        var network = settings.UseEmaWeights ? EmaNetwork : Network;
+        var dtype = network.parameters().First().dtype;
+        return Sample(seeds, settings, progress, cancellationToken, device =>
+        {
+            var c = contexts.to(dtype, device);                                                       // [B, T, D]
+            if (settings.GuidanceScale == 0) return (x, time) => network.forward(x, time, context: c);
+            var empty = EmptyContext!.to(dtype, device).unsqueeze(0);                                 // [1, T, D]
+            return ClassifierFreeGuidance.ForTextContext(network, c, empty, settings.Guidance);
+        });
+    }
+
+    // Runs the sampler from per-row seeded noise with the predictor made for the network's device.
+    private Tensor Sample(IReadOnlyList<long> seeds, SamplerSettings settings, IProgress<SamplerProgress>? progress,
+                          CancellationToken cancellationToken, Func<Device, NoisePredictor> predictorOn)
+    {
+        var device = (settings.UseEmaWeights ? EmaNetwork : Network).parameters().First().device;
         using var scope = NewDisposeScope();
         using var noise = new RowSeededNoise(seeds);
         var initial = noise.InitialNoise([Config.InChannels, Config.ImageSize, Config.ImageSize]).to(device);  // [B, C, H, W]
-        NoisePredictor model = classModel
-            ? ClassifierFreeGuidance.ForClassLabels(network, tensor(labels!.ToArray(), device: device), NullClass ?? 0, settings.Guidance)
-            : (x, time) => network.forward(x, time);
+        var model = predictorOn(device);
         NoiseSchedule schedule = Schedule == NoiseScheduleKind.ContinuousVP ? new ContinuousVPSchedule() : new DiscreteSDSchedule();
         try
         {
@@ -82,6 +130,7 @@ public sealed class UViTGenerator : IDisposable
 
     public void Dispose()
     {
+        EmptyContext?.Dispose();
         if (!ReferenceEquals(EmaNetwork, Network)) EmaNetwork.Dispose();
         Network.Dispose();
     }

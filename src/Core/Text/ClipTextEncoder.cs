@@ -37,15 +37,15 @@ public sealed class ClipTextEncoder : IDisposable
         Model.eval();
     }
 
-    /// <summary>Builds an encoder from explicit files: tokenizer files, architecture, weights (safetensors or torch.save).</summary>
-    public static ClipTextEncoder Load(string vocabPath, string mergesPath, ClipTextConfig config, string weightsPath,
-                                       Device? device = null, ScalarType? dtype = null)
+    /// <summary>Builds an encoder from its files: tokenizer files, architecture, weights (safetensors or torch.save).</summary>
+    public static ClipTextEncoder Load(ClipTextFiles files, Device? device = null, ScalarType? dtype = null)
     {
-        var tokenizer = ClipTokenizer.FromFiles(vocabPath, mergesPath, Math.Min(ClipTokenizer.DefaultContextLength, config.MaxPositionEmbeddings));
+        var config = files.Config;
+        var tokenizer = ClipTokenizer.FromFiles(files.VocabPath, files.MergesPath, Math.Min(ClipTokenizer.DefaultContextLength, config.MaxPositionEmbeddings));
         var model = new ClipTextModel(config, device, dtype);
         try
         {
-            ClipTextCheckpoint.LoadFile(model, weightsPath);
+            ClipTextCheckpoint.LoadFile(model, files.WeightsPath);
             return new ClipTextEncoder(tokenizer, model);
         }
         catch
@@ -55,18 +55,9 @@ public sealed class ClipTextEncoder : IDisposable
         }
     }
 
-    /// <summary>
-    /// Builds an encoder from a Hugging Face model folder laid out like openai/clip-vit-large-patch14: <c>config.json</c>
-    /// (its <c>text_config</c>), <c>vocab.json</c>, <c>merges.txt</c>, and <c>model.safetensors</c> (else <c>pytorch_model.bin</c>).
-    /// </summary>
+    /// <summary>Builds an encoder from a Hugging Face model folder (see <see cref="ClipTextFiles.FromFolder"/>).</summary>
     /// <exception cref="FileNotFoundException">A file is missing; the message lists what the folder must hold.</exception>
-    public static ClipTextEncoder LoadFolder(string folder, Device? device = null, ScalarType? dtype = null)
-    {
-        string Need(string name) => File.Exists(Path.Combine(folder, name)) ? Path.Combine(folder, name)
-            : throw new FileNotFoundException($"'{folder}' has no {name}; a CLIP model folder holds config.json, vocab.json, merges.txt and model.safetensors (or pytorch_model.bin).", Path.Combine(folder, name));
-        string weights = File.Exists(Path.Combine(folder, "model.safetensors")) ? Path.Combine(folder, "model.safetensors") : Need("pytorch_model.bin");
-        return Load(Need("vocab.json"), Need("merges.txt"), ClipTextConfig.FromFile(Need("config.json")), weights, device, dtype);
-    }
+    public static ClipTextEncoder LoadFolder(string folder, Device? device = null, ScalarType? dtype = null) => Load(ClipTextFiles.FromFolder(folder), device, dtype);
 
     /// <summary>Encodes prompts in one forward pass.</summary>
     /// <returns>[B, ContextLength, D] contexts on the model's device, in its dtype.</returns>

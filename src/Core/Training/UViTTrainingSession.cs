@@ -124,7 +124,7 @@ public sealed class UViTTrainingSession : IDisposable
                 foreach (var (key, value) in source.state_dict()) destination[key].copy_(value);
             }
         }
-        return new UViTGenerator(raw, ema, Recipe.Schedule, NullClass);
+        return new UViTGenerator(raw, ema, Recipe.Schedule, NullClass, _emptyContext);
     }
 
     /// <summary>Writes network, EMA, optimiser state, step, RNG state and <paramref name="metadata"/> to one file, atomically.</summary>

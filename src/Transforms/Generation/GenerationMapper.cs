@@ -1,8 +1,9 @@
-// Validates a generation input schema and maps batches of (label, seed) rows to images: one sampler run per batch.
+// Validates a generation input schema and maps batches of (label or context, seed) rows to images: one sampler run per batch.
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using Microsoft.ML.Transforms.Image;
 using UViT.MLNet.Core.Generation;
+using UViT.MLNet.Core.Networks;
 using UViT.MLNet.Transforms.Mapping;
 using static TorchSharp.torch;
 
@@ -10,8 +11,9 @@ namespace UViT.MLNet.Transforms.Generation;
 
 /// <summary>What one generation row asks for.</summary>
 /// <param name="Seed">The row's seed (the sample depends only on it and the label).</param>
-/// <param name="Label">0-based class, or null for unconditional models.</param>
-public readonly record struct GenerationRequest(long Seed, long? Label);
+/// <param name="Label">0-based class, or null for unconditional and text models.</param>
+/// <param name="Context">[T * D] text context (text models), else null.</param>
+public readonly record struct GenerationRequest(long Seed, long? Label, float[]? Context = null);
 
 internal sealed class GenerationMapper : BatchRowMapper<GenerationRequest>
 {
@@ -19,6 +21,8 @@ internal sealed class GenerationMapper : BatchRowMapper<GenerationRequest>
     private readonly DataViewSchema.Column? _label;
     private readonly bool _labelIsKey;
     private readonly DataViewSchema.Column? _seed;
+    private readonly DataViewSchema.Column? _context;
+    private readonly int _contextLength;
     private readonly List<AddedColumn> _added = [];
 
     public GenerationMapper(UViTGenerationTransformer owner, DataViewSchema inputSchema) : base(inputSchema)
@@ -44,6 +48,18 @@ internal sealed class GenerationMapper : BatchRowMapper<GenerationRequest>
                 throw new ArgumentOutOfRangeException(nameof(inputSchema), $"Label column '{owner.LabelColumnName}' must be a key type or an integer class index; found {type}.");
             }
         }
+        if (generator.Config.Conditioning == UViTConditioning.TextContext)
+        {
+            int tokens = generator.Config.NumClipTokens!.Value, width = generator.Config.ClipDim!.Value;
+            _contextLength = tokens * width;
+            _context = inputSchema.GetColumnOrNull(owner.ContextColumnName)
+                ?? throw new ArgumentOutOfRangeException(nameof(inputSchema), $"Context column '{owner.ContextColumnName}' not found: this model is text-conditioned " +
+                                                         $"([{tokens}, {width}] contexts, e.g. from EncodeText). Columns present: {string.Join(", ", inputSchema.Select(c => c.Name))}.");
+            if (_context.Value.Type is not VectorDataViewType { ItemType: NumberDataViewType } vector || vector.ItemType != NumberDataViewType.Single
+                || (vector.IsKnownSize && vector.Size % _contextLength != 0))
+                throw new ArgumentOutOfRangeException(nameof(inputSchema), $"Context column '{owner.ContextColumnName}' must be a Vector<Single, {tokens}, {width}> (one prompt per row, " +
+                                                                           $"or K captions [K, {tokens}, {width}] of which the first is used); found {_context.Value.Type}.");
+        }
         if (inputSchema.GetColumnOrNull(owner.SeedColumnName) is { } seed)
         {
             if (!IsInteger(seed.Type))
@@ -61,7 +77,7 @@ internal sealed class GenerationMapper : BatchRowMapper<GenerationRequest>
     public override IReadOnlyList<AddedColumn> AddedColumns => _added;
 
     public override IReadOnlyList<DataViewSchema.Column> RequiredInputColumns =>
-        new[] { _label, _seed }.Where(c => c is not null).Select(c => c!.Value).ToList();
+        new[] { _label, _context, _seed }.Where(c => c is not null).Select(c => c!.Value).ToList();
 
     public override int BatchSize => _owner.BatchSize;
 
@@ -69,6 +85,7 @@ internal sealed class GenerationMapper : BatchRowMapper<GenerationRequest>
     {
         Func<long>? readLabel = _label is { } label ? IntegerReader(row, label) : null;
         Func<long>? readSeed = _seed is { } seed ? IntegerReader(row, seed) : null;
+        Func<float[]>? readContext = _context is { } context ? ContextReader(row, context) : null;
         return () =>
         {
             long? classIndex = null;
@@ -81,7 +98,23 @@ internal sealed class GenerationMapper : BatchRowMapper<GenerationRequest>
                     throw new ArgumentOutOfRangeException(_owner.LabelColumnName, $"Row {row.Position}: class {classIndex} is out of range [0, {_owner.Generator.ClassCount - 1}].");
             }
             long seedValue = readSeed is not null ? readSeed() : _owner.BaseSeed + row.Position;
-            return new GenerationRequest(seedValue, classIndex);
+            return new GenerationRequest(seedValue, classIndex, readContext?.Invoke());
+        };
+    }
+
+    // Reads a row's context: the first [T * D] values (the first caption of multi-caption rows, e.g. training data).
+    private Func<float[]> ContextReader(DataViewRow row, DataViewSchema.Column column)
+    {
+        var getter = row.GetGetter<VBuffer<float>>(column);
+        VBuffer<float> buffer = default;
+        return () =>
+        {
+            getter(ref buffer);
+            if (buffer.Length == 0 || buffer.Length % _contextLength != 0)
+                throw new InvalidDataException($"Row {row.Position}: context column '{column.Name}' has {buffer.Length} values; expected a positive multiple of {_contextLength} (one context per caption).");
+            var values = buffer.DenseValues().Take(_contextLength).ToArray();   // the first caption's context
+            if (values.Any(v => !float.IsFinite(v))) throw new InvalidDataException($"Row {row.Position}: context column '{column.Name}' holds NaN or infinity.");
+            return values;
         };
     }
 
@@ -100,8 +133,7 @@ internal sealed class GenerationMapper : BatchRowMapper<GenerationRequest>
     public override void MapBatch(IReadOnlyList<GenerationRequest> inputs, bool[] active, object?[][] outputs)
     {
         var seeds = inputs.Select(r => r.Seed).ToList();
-        var labels = _owner.Generator.ClassCount > 0 ? inputs.Select(r => r.Label!.Value).ToList() : null;
-        using var samples = _owner.Generator.Generate(seeds, labels, _owner.Settings, _owner.Progress, _owner.CancellationToken); // [B, C, H, W]
+        using var samples = Generate(inputs, seeds);                                                                      // [B, C, H, W]
         var values = samples.data<float>().ToArray();
         int perSample = values.Length / inputs.Count;
         var c = _owner.Generator.Config;
@@ -116,6 +148,19 @@ internal sealed class GenerationMapper : BatchRowMapper<GenerationRequest>
             }
             if (_added.Count > 1 && active[1]) outputs[i][1] = ImageFromSample(sample, c.InChannels, c.ImageSize);
         }
+    }
+
+    private Tensor Generate(IReadOnlyList<GenerationRequest> inputs, IReadOnlyList<long> seeds)
+    {
+        var generator = _owner.Generator;
+        if (_context is null)
+        {
+            var labels = generator.ClassCount > 0 ? inputs.Select(r => r.Label!.Value).ToList() : null;
+            return generator.Generate(seeds, labels, _owner.Settings, _owner.Progress, _owner.CancellationToken);
+        }
+        var c = generator.Config;
+        using var contexts = tensor(inputs.SelectMany(r => r.Context!).ToArray(), [inputs.Count, c.NumClipTokens!.Value, c.ClipDim!.Value]); // [B, T, D]
+        return generator.GenerateFromContext(seeds, contexts, _owner.Settings, _owner.Progress, _owner.CancellationToken);
     }
 
     /// <summary>A planar [C, S, S] sample in [-1, 1] as an RGBA image (one channel = grey).</summary>

@@ -15,10 +15,11 @@ using static TorchSharp.torch;
 namespace UViT.MLNet.Transforms.Generation;
 
 /// <summary>
-/// Generates images with a trained U-ViT. Input: an optional label column (key or integer class index; required by class
-/// models) and an optional integer seed column (default: <see cref="BaseSeed"/> + row position). Output: a
+/// Generates images with a trained U-ViT. Input: a label column (key or integer class index) for class models, a
+/// Vector&lt;Single, T, D&gt; context column (e.g. from EncodeText; of K captions per row the first is used) for text models, and an optional integer seed column
+/// (default: <see cref="BaseSeed"/> + row position). Output: a
 /// Vector&lt;Single, C, H, W&gt; column in <see cref="OutputRange"/> and, for 1- or 3-channel models, an MLImage column.
-/// Each image depends only on its seed and label, never on the batch it was generated in.
+/// Each image depends only on its seed and condition, never on the batch it was generated in.
 /// </summary>
 public sealed class UViTGenerationTransformer : BatchMappingTransformer<GenerationRequest>, IPersistentTransformer<UViTGenerationTransformer>, IDisposable
 {
@@ -28,7 +29,11 @@ public sealed class UViTGenerationTransformer : BatchMappingTransformer<Generati
     public UViTGenerator Generator { get; }
     /// <summary>Sampler, steps, guidance and weights; may be changed between calls.</summary>
     public SamplerSettings Settings { get; set; }
+    /// <summary>The label column read by class models.</summary>
     public string LabelColumnName { get; }
+    /// <summary>The text-context column read by text models.</summary>
+    public string ContextColumnName { get; }
+    /// <summary>The optional per-row seed column.</summary>
     public string SeedColumnName { get; }
     /// <summary>The generated vector column ("GeneratedPixels" by default).</summary>
     public string OutputColumnName { get; }
@@ -54,7 +59,7 @@ public sealed class UViTGenerationTransformer : BatchMappingTransformer<Generati
     public UViTGenerationTransformer(UViTGenerator generator, SamplerSettings settings, PixelRange outputRange, IReadOnlyList<string>? classNames = null,
                                      string labelColumnName = "Label", string seedColumnName = "Seed",
                                      string outputColumnName = "GeneratedPixels", string imageColumnName = "GeneratedImage",
-                                     int batchSize = 16, long baseSeed = 0)
+                                     int batchSize = 16, long baseSeed = 0, string contextColumnName = "Context")
     {
         Generator = generator;
         Settings = settings.Validate(generator.Schedule);
@@ -63,8 +68,8 @@ public sealed class UViTGenerationTransformer : BatchMappingTransformer<Generati
         if (ClassNames.Count != generator.ClassCount)
             throw new ArgumentException($"{ClassNames.Count} class names given for {generator.ClassCount} classes.", nameof(classNames));
         if (batchSize < 1) throw new ArgumentOutOfRangeException(nameof(batchSize), $"Batch size must be at least 1; got {batchSize}.");
-        (LabelColumnName, SeedColumnName, OutputColumnName, ImageColumnName, BatchSize, BaseSeed) =
-            (labelColumnName, seedColumnName, outputColumnName, imageColumnName, batchSize, baseSeed);
+        (LabelColumnName, SeedColumnName, OutputColumnName, ImageColumnName, BatchSize, BaseSeed, ContextColumnName) =
+            (labelColumnName, seedColumnName, outputColumnName, imageColumnName, batchSize, baseSeed, contextColumnName);
     }
 
     /// <inheritdoc/>
@@ -72,8 +77,9 @@ public sealed class UViTGenerationTransformer : BatchMappingTransformer<Generati
 
     // ------------------------------------------------------------------------------------------------ persistence
 
-    /// <summary>Entry format inside the model zip. Version 1: settings in the main stream, weights as safetensors side streams.</summary>
-    public static ModelFormat Format { get; } = new("UVITGENR", 0x00010001, 0x00010001, 0x00010001, "UViTGeneration", typeof(UViTGenerationTransformer).Assembly);
+    /// <summary>Entry format inside the model zip. Version 1: settings in the main stream, weights as safetensors side streams.
+    /// Version 2 adds the context column and the empty prompt's context (text models).</summary>
+    public static ModelFormat Format { get; } = new("UVITGENR", 0x00010002, 0x00010002, 0x00010002, "UViTGeneration", typeof(UViTGenerationTransformer).Assembly);
 
     private const string RawWeightsStream = "RawWeights.safetensors";
     private const string EmaWeightsStream = "EmaWeights.safetensors";
@@ -94,9 +100,12 @@ public sealed class UViTGenerationTransformer : BatchMappingTransformer<Generati
         w.Write((int)OutputRange);
         w.Write(BatchSize);
         w.Write(BaseSeed);
-        foreach (string name in new[] { LabelColumnName, SeedColumnName, OutputColumnName, ImageColumnName }) w.Write(name);
+        foreach (string name in new[] { LabelColumnName, SeedColumnName, OutputColumnName, ImageColumnName, ContextColumnName }) w.Write(name);
         w.Write(ClassNames.Count);
         foreach (string name in ClassNames) w.Write(name);
+        var empty = Generator.EmptyContext?.data<float>().ToArray() ?? [];
+        w.Write(empty.Length);
+        foreach (float v in empty) w.Write(v);
         writer.SaveStream(RawWeightsStream, s => WriteWeights(s, Generator.Network));
         writer.SaveStream(EmaWeightsStream, s => WriteWeights(s, Generator.EmaNetwork));
     }
@@ -117,14 +126,16 @@ public sealed class UViTGenerationTransformer : BatchMappingTransformer<Generati
             var range = (PixelRange)r.ReadInt32();
             int batchSize = r.ReadInt32();
             long baseSeed = r.ReadInt64();
-            string label = r.ReadString(), seed = r.ReadString(), output = r.ReadString(), image = r.ReadString();
+            string label = r.ReadString(), seed = r.ReadString(), output = r.ReadString(), image = r.ReadString(), context = r.ReadString();
             var names = Enumerable.Range(0, r.ReadInt32()).Select(_ => r.ReadString()).ToList();
+            var empty = Enumerable.Range(0, r.ReadInt32()).Select(_ => r.ReadSingle()).ToArray();
             var network = new UViTNetwork(config);
             var ema = new UViTNetwork(config);
             reader.LoadStream(RawWeightsStream, s => ReadWeights(s, network, RawWeightsStream));
             reader.LoadStream(EmaWeightsStream, s => ReadWeights(s, ema, EmaWeightsStream));
-            var generator = new UViTGenerator(network, ema, schedule, nullClass < 0 ? null : nullClass);
-            return new UViTGenerationTransformer(generator, settings, range, names, label, seed, output, image, batchSize, baseSeed);
+            using var emptyContext = empty.Length == 0 ? null : tensor(empty, [config.NumClipTokens ?? 0, config.ClipDim ?? 0]);
+            var generator = new UViTGenerator(network, ema, schedule, nullClass < 0 ? null : nullClass, emptyContext);
+            return new UViTGenerationTransformer(generator, settings, range, names, label, seed, output, image, batchSize, baseSeed, context);
         }
         catch (EndOfStreamException e)
         {

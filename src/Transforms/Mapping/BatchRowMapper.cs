@@ -5,8 +5,8 @@ using Microsoft.ML.Data;
 
 namespace UViT.MLNet.Transforms.Mapping;
 
-/// <summary>A column a mapper adds.</summary>
-public sealed record AddedColumn(string Name, DataViewType Type);
+/// <summary>A column a mapper adds, with optional annotations (metadata travelling with the column downstream).</summary>
+public sealed record AddedColumn(string Name, DataViewType Type, DataViewSchema.Annotations? Annotations = null);
 
 /// <summary>
 /// Maps batches of input rows to added output columns. <typeparamref name="TInput"/> is what the mapper needs from one
@@ -49,7 +49,7 @@ public abstract class BatchRowMapper<TInput>
         {
             var builder = new DataViewSchema.Builder();
             builder.AddColumns(InputSchema);
-            foreach (var column in AddedColumns) builder.AddColumn(column.Name, column.Type);
+            foreach (var column in AddedColumns) builder.AddColumn(column.Name, column.Type, column.Annotations);
             return builder.ToSchema();
         }
     }

@@ -1,5 +1,6 @@
 using UViT.MLNet.Transforms.Generation;
 using UViT.MLNet.Transforms.Latents;
+using UViT.MLNet.Transforms.Text;
 
 namespace UViT.MLNet.Transforms.Persistence;
 
@@ -11,5 +12,6 @@ internal static class KnownTransformers
         UViTComponents.AddLoader<UViTGenerationTransformer>();
         UViTComponents.AddLoader<LatentEncodingTransformer>();
         UViTComponents.AddLoader<LatentDecodingTransformer>();
+        UViTComponents.AddLoader<TextEncodingTransformer>();
     }
 }

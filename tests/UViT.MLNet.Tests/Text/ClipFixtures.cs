@@ -20,6 +20,9 @@ internal static partial class ClipFixtures
     /// <summary>The small encoder's architecture, read from text_encoder.json.</summary>
     public static ClipTextConfig SmallConfig => ClipTextConfig.FromJson(EncoderManifest.GetProperty("config"));
 
+    /// <summary>The small encoder's files: the fixture tokenizer, its config and text_encoder.safetensors.</summary>
+    public static ClipTextFiles SmallFiles => new(PathOf("vocab.json"), PathOf("merges.txt"), SmallConfig, PathOf("text_encoder.safetensors"));
+
     /// <summary>tokenizer.json's (text, ids) cases.</summary>
     public static IReadOnlyList<(string Text, int[] Ids)> TokenizerCases
     {

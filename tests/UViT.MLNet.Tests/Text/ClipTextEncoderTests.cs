@@ -9,8 +9,7 @@ namespace UViT.MLNet.Tests.Text;
 [TestClass]
 public sealed class ClipTextEncoderTests
 {
-    private static ClipTextEncoder LoadSmall() => ClipTextEncoder.Load(
-        ClipFixtures.PathOf("vocab.json"), ClipFixtures.PathOf("merges.txt"), ClipFixtures.SmallConfig, ClipFixtures.PathOf("text_encoder.safetensors"));
+    private static ClipTextEncoder LoadSmall() => ClipTextEncoder.Load(ClipFixtures.SmallFiles);
 
     [TestMethod]
     public void PromptsGiveTheOfficialContextsInOneBatch()
