@@ -5,6 +5,7 @@ using UViT.MLNet.Cli.Commands;
 var root = new RootCommand("UViT.MLNet: U-ViT diffusion models (Bao et al., CVPR 2023) for .NET on TorchSharp and ML.NET.");
 root.Subcommands.Add(TrainCommand.Create());
 root.Subcommands.Add(SampleCommand.Create());
+root.Subcommands.Add(ShapesCommand.Create());
 root.Subcommands.Add(BenchCommand.Create());
 root.Subcommands.Add(PresetsCommand.Create());
 root.Subcommands.Add(InspectCommand.Create());
