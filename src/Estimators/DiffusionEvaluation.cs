@@ -18,7 +18,7 @@ public sealed class DiffusionEvaluation
     /// </summary>
     /// <param name="data">The images: see <see cref="FidOptions.ImageColumnName"/>.</param>
     /// <param name="referenceStatisticsPath">Reference statistics, e.g. U-ViT's <c>fid_stats_imagenet256_guided_diffusion.npz</c>.</param>
-    /// <param name="inceptionWeightsPath">FID Inception weights (zip torch.save or safetensors).</param>
+    /// <param name="inceptionWeightsPath">FID Inception weights (torch.save, zip or legacy, or safetensors).</param>
     public FidResult Fid(IDataView data, string referenceStatisticsPath, string inceptionWeightsPath, FidOptions? options = null,
                          IProgress<FidProgress>? progress = null, CancellationToken cancellationToken = default)
     {

@@ -96,7 +96,7 @@ public static class AutoencoderCheckpoint
         }
     }
 
-    /// <summary>Reads <paramref name="path"/> (safetensors or torch.save zip, any supported layout) and loads it strictly.</summary>
+    /// <summary>Reads <paramref name="path"/> (safetensors or torch.save, any supported layout) and loads it strictly.</summary>
     public static AutoencoderCheckpointReport LoadFile(AutoencoderKL model, string path)
     {
         var state = StateDictFile.Read(path);

@@ -1,6 +1,7 @@
-// Reads and writes flat state dicts: safetensors, and torch.save zip archives (the official U-ViT checkpoints' format),
-// through TorchSharp.PyBridge. Adds what a user needs around it: format detection by content, clear errors for
-// truncated/corrupt/legacy files, unwrapping of {"state_dict": ...} containers, and atomic writes.
+// Reads and writes flat state dicts: safetensors and torch.save zip archives (the official U-ViT checkpoints' format)
+// through TorchSharp.PyBridge, legacy non-zip torch.save files (pytorch-fid's Inception weights) through
+// LegacyTorchSaveReader. Adds what a user needs around them: format detection by content, clear errors for
+// truncated/corrupt files, unwrapping of {"state_dict": ...} containers, and atomic writes.
 using System.Collections;
 using System.Buffers.Binary;
 using TorchSharp.PyBridge;
@@ -16,22 +17,28 @@ public enum StateDictFormat
     Safetensors,
     /// <summary>PyTorch <c>torch.save</c> zip archive (PyTorch &gt;= 1.6 default).</summary>
     TorchZip,
+    /// <summary>Legacy PyTorch <c>torch.save</c> file: pickles followed by raw storages (PyTorch &lt; 1.6 default).</summary>
+    TorchLegacy,
 }
 
 /// <summary>Flat state-dict files: <c>name -> tensor</c>.</summary>
 public static class StateDictFile
 {
     /// <summary>Tells the format from the file's first bytes (not its extension).</summary>
-    /// <exception cref="InvalidDataException">The file is neither format (with the reason, e.g. a legacy pickle).</exception>
+    /// <exception cref="InvalidDataException">The file is none of these formats (with the reason, e.g. a plain pickle).</exception>
     public static StateDictFormat Detect(string path)
     {
         using var stream = OpenForRead(path);
         Span<byte> head = stackalloc byte[9];
         int read = stream.ReadAtLeast(head, head.Length, throwOnEndOfStream: false);
         if (read >= 4 && head[0] == (byte)'P' && head[1] == (byte)'K' && head[2] == 3 && head[3] == 4) return StateDictFormat.TorchZip;
-        if (read >= 2 && head[0] == 0x80 && head[1] <= 5)
-            throw new InvalidDataException($"'{path}' is a legacy (non-zip) torch.save pickle, which is not supported. " +
-                                           "Re-save it in PyTorch with torch.save(torch.load(path), new_path) (zip format), or convert it to safetensors.");
+        if (read >= 2 && head[0] == 0x80 && head[1] <= 5)                                // a pickle (PROTO opcode, protocol <= 5)
+        {
+            stream.Position = 0;
+            if (LegacyTorchSaveReader.StartsWithMagicNumber(stream)) return StateDictFormat.TorchLegacy;
+            throw new InvalidDataException($"'{path}' is a Python pickle but not a torch.save file: it does not begin with torch.save's " +
+                                           "magic number (a plain pickle, or a truncated or corrupt file).");
+        }
         if (read == 9)
         {
             ulong headerLength = BinaryPrimitives.ReadUInt64LittleEndian(head);
@@ -42,12 +49,13 @@ public static class StateDictFile
                 return StateDictFormat.Safetensors;
             }
         }
-        throw new InvalidDataException($"'{path}' is neither a safetensors file nor a torch.save zip archive ({stream.Length} bytes).");
+        throw new InvalidDataException($"'{path}' is neither a safetensors file nor a torch.save file, zip or legacy ({stream.Length} bytes).");
     }
 
     /// <summary>
     /// Reads every tensor of a flat state dict onto the CPU. A torch.save file whose top level is a container
-    /// (<c>{"state_dict": {...}}</c>, <c>{"model": {...}}</c>) is unwrapped. The caller owns (and disposes) the tensors.
+    /// (<c>{"state_dict": {...}}</c>, <c>{"model": {...}}</c>) is unwrapped. The caller owns (and disposes) the tensors;
+    /// any other tensors of the file are disposed here.
     /// </summary>
     /// <exception cref="FileNotFoundException">No such file.</exception>
     /// <exception cref="InvalidDataException">The file is truncated, corrupt, or not a state dict.</exception>
@@ -57,10 +65,16 @@ public static class StateDictFile
         var format = Detect(path);
         try
         {
-            return format == StateDictFormat.Safetensors ? Safetensors.LoadStateDict(path) : ReadTorchZip(path);
+            if (format == StateDictFormat.Safetensors) return Safetensors.LoadStateDict(path);
+            using var scope = NewDisposeScope();
+            var table = format == StateDictFormat.TorchZip ? PyTorchUnpickler.UnpickleStateDict(path) : LegacyTorchSaveReader.Read(path);
+            var state = Flatten(table, path);
+            scope.MoveToOuter(state.Values.Distinct());
+            return state;
         }
-        catch (Exception e) when (e is not OutOfMemoryException)
+        catch (Exception e) when (e is not OutOfMemoryException && !(e is InvalidDataException && e.Message.Contains(path)))
         {
+            // Our own errors already name the file and what is wrong; the libraries' get the file and the format added.
             throw new InvalidDataException($"'{path}' could not be read as a {format} state dict (truncated or corrupt?): {e.Message}", e);
         }
     }
@@ -80,9 +94,9 @@ public static class StateDictFile
         }
     }
 
-    private static Dictionary<string, Tensor> ReadTorchZip(string path)
+    /// <summary>The flat <c>name -> tensor</c> dict of a torch.save file's top-level dict, unwrapping a container.</summary>
+    private static Dictionary<string, Tensor> Flatten(Hashtable table, string path)
     {
-        Hashtable table = PyTorchUnpickler.UnpickleStateDict(path);
         foreach (string container in new[] { "state_dict", "model", "module" })
         {
             if (table.Count >= 1 && table[container] is Hashtable inner && !table.Values.OfType<Tensor>().Any())

@@ -91,7 +91,7 @@ public sealed class FidInceptionV3 : Module<Tensor, Tensor>
 
     /// <summary>
     /// Builds the network and loads <paramref name="path"/> strictly: the official <c>pt_inception-2015-12-05-6726825d.pth</c>
-    /// (torch.save zip) or a safetensors file with the same keys. Half-precision files are converted to float32.
+    /// (torch.save, legacy or zip) or a safetensors file with the same keys. Half-precision files are converted to float32.
     /// </summary>
     /// <exception cref="CheckpointMismatchException">Keys or shapes differ from the FID network's; every offending key is named.</exception>
     public static FidInceptionV3 Load(string path, Device? device = null)

@@ -129,15 +129,17 @@ public sealed class CheckpointTests
     }
 
     [TestMethod]
-    public void CorruptFilesAndLegacyPicklesFailClearly()
+    public void CorruptFilesAndPlainPicklesFailClearly()
     {
         string garbage = TempFile("garbage.pth");
         File.WriteAllText(garbage, "this is not a checkpoint");
-        StringAssert.Contains(Assert.ThrowsExactly<InvalidDataException>(() => StateDictFile.Read(garbage)).Message, "neither a safetensors file nor a torch.save zip");
+        StringAssert.Contains(Assert.ThrowsExactly<InvalidDataException>(() => StateDictFile.Read(garbage)).Message, "neither a safetensors file nor a torch.save file");
 
-        string legacy = TempFile("legacy.pth");
-        File.WriteAllBytes(legacy, [0x80, 0x02, 0x8a, 0x0a, 0x6c, 0xfc, 0x9c, 0x46, 0xf9, 0x20]);   // the magic number a legacy torch.save starts with
-        StringAssert.Contains(Assert.ThrowsExactly<InvalidDataException>(() => StateDictFile.Read(legacy)).Message, "legacy");
+        string pickle = TempFile("plain.pkl");
+        File.WriteAllBytes(pickle, [0x80, 0x02, 0x7d, 0x71, 0x00, 0x2e]);                          // pickle.dumps({}, protocol=2)
+        var error = Assert.ThrowsExactly<InvalidDataException>(() => StateDictFile.Read(pickle));
+        StringAssert.Contains(error.Message, pickle);
+        StringAssert.Contains(error.Message, "not a torch.save file");
 
         Assert.ThrowsExactly<FileNotFoundException>(() => StateDictFile.Read(TempFile("missing.safetensors")));
     }

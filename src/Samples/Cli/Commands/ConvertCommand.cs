@@ -8,7 +8,7 @@ internal static class ConvertCommand
 {
     public static Command Create()
     {
-        var input = new Argument<FileInfo>("input") { Description = "A torch.save .pth/.pt (zip) or .safetensors state dict." };
+        var input = new Argument<FileInfo>("input") { Description = "A torch.save .pth/.pt (zip or legacy) or .safetensors state dict." };
         var output = new Argument<FileInfo>("output") { Description = "The .safetensors file to write (written atomically)." };
         var command = new Command("convert", "Convert a checkpoint to safetensors, keeping every key and dtype.") { input, output };
         command.SetAction(parse => CliErrors.Run(() =>

@@ -8,7 +8,7 @@ internal sealed class FidOptionsCli
 {
     private readonly Option<FileInfo> _weights = new("--weights", "-w")
     {
-        Description = "FID Inception weights: pt_inception-2015-12-05-6726825d.pth (re-saved as a zip by PyTorch if it is a legacy pickle) or a safetensors copy.",
+        Description = "FID Inception weights: pt_inception-2015-12-05-6726825d.pth (legacy or zip torch.save) or a safetensors copy.",
         Required = true,
     };
     private readonly Option<string> _device = new("--device") { Description = "cpu, cuda or cuda:N.", DefaultValueFactory = _ => "cpu" };
