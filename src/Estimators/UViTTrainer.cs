@@ -76,12 +76,12 @@ public sealed class UViTTrainer : IEstimator<UViTGenerationTransformer>
             throw new ArgumentException($"Moments cache '{_options.MomentsCachePath}' holds labels, but the input has a context column '{_options.ContextColumnName}'; a U-ViT is conditioned on one of them.");
         var (config, recipe, nullClass) = NetworkChoice.Resolve(_options, data.Channels, data.Size, data.ClassCount,
                                                                 contexts?.Tokens ?? 0, contexts?.Width ?? 0, contexts?.EmptyContext is not null);
-        var network = new UViTNetwork(config, device: device, seed: _options.Seed) { UseFusedAttention = _options.UseFusedAttention };
+        var network = new UViTNetwork(config, device: device, seed: _options.Seed) { UseFusedAttention = AttentionKernels.UseFused(_options.Attention, config, device) };
         using var session = new UViTTrainingSession(network, recipe, _options.Seed, nullClass, recipe.ConditionDropProbability > 0 ? contexts?.EmptyContext : null);
         string condition = contexts is not null ? $"{contexts.CaptionCount} text contexts [{contexts.Tokens}, {contexts.Width}]" : $"{data.ClassCount} classes";
         channel.Info(MessageSensitivity.None, $"U-ViT: {data.Count} images {data.Channels}x{data.Size}x{data.Size}, {condition}; " +
                                              $"network D {config.EmbedDim}, depth {config.Depth}, patch {config.PatchSize}, {network.ParameterCount:N0} parameters; " +
-                                             $"{recipe.Schedule}, lr {recipe.LearningRate}, batch {_options.BatchSize}, device {device}, {TorchSharp.torch.get_num_threads()} threads.");
+                                             $"{(network.UseFusedAttention ? "fused" : "plain")} attention, {recipe.Schedule}, lr {recipe.LearningRate}, batch {_options.BatchSize}, device {device}, {TorchSharp.torch.get_num_threads()} threads.");
 
         long batch = Math.Min(_options.BatchSize, data.Count);
         long stepsPerEpoch = Math.Max(1, data.Count / batch);
@@ -141,7 +141,7 @@ public sealed class UViTTrainer : IEstimator<UViTGenerationTransformer>
             order?.Dispose();
         }
         var outputRange = _options.MomentsCachePath is null ? _options.InputRange : PixelRange.Symmetric;  // latents pass unchanged
-        return new UViTGenerationTransformer(session.CreateGenerator(), _options.Sampling, outputRange, data.ClassNames,
+        return new UViTGenerationTransformer(session.FinishIntoGenerator(), _options.Sampling, outputRange, data.ClassNames,
                                              _options.LabelColumnName, contextColumnName: _options.ContextColumnName ?? "Context",
                                              batchSize: _options.GenerationBatchSize);
     }

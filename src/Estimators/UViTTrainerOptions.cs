@@ -62,8 +62,9 @@ public sealed class UViTTrainerOptions
     public long Seed { get; set; }
     /// <summary>"cpu", "cuda" or "cuda:N".</summary>
     public string Device { get; set; } = "cpu";
-    /// <summary>Use the fused attention kernel (default) or the official plain path.</summary>
-    public bool UseFusedAttention { get; set; } = true;
+    /// <summary>The attention implementation: by default the fused kernel on GPUs and for long sequences, the official plain
+    /// math for short sequences on a CPU (where it is faster); both compute the same function.</summary>
+    public AttentionKernel Attention { get; set; } = AttentionKernel.Auto;
 
     /// <summary>Where to keep the resumable checkpoint (latest.ckpt, written atomically); null = no checkpoints.</summary>
     public string? CheckpointDirectory { get; set; }

@@ -35,17 +35,23 @@ public static class ToyShapes
     /// <summary>The main caption of a (colour, shape) pair: "a red circle".</summary>
     public static string Caption(int colour, int shape) => $"a {Colours[colour].Name} {Shapes[shape]}";
 
-    /// <summary>Makes <paramref name="count"/> images of <paramref name="size"/> pixels, every (colour, shape) pair equally often, positions and sizes drawn from <paramref name="seed"/>.</summary>
-    public static List<Row> Generate(int count, int size = 32, int seed = 0)
+    /// <summary>
+    /// Makes <paramref name="count"/> images of <paramref name="size"/> pixels, every (colour, shape) pair equally often. Each
+    /// shape is drawn near the centre; <paramref name="jitter"/> (0 to 1) scales how far its size and position vary
+    /// (0: twelve fixed images; 1: anywhere in the frame, which a small model needs many more steps to learn).
+    /// </summary>
+    public static List<Row> Generate(int count, int size = 16, int seed = 0, double jitter = 0.25)
     {
         if (size < 8) throw new ArgumentOutOfRangeException(nameof(size), $"Images must be at least 8 pixels; got {size}.");
+        if (jitter is < 0 or > 1) throw new ArgumentOutOfRangeException(nameof(jitter), $"Jitter must lie in [0, 1]; got {jitter}.");
         var random = new Random(seed);
         var rows = new List<Row>(count);
         for (int i = 0; i < count; i++)
         {
             int colour = i % Colours.Count, shape = i / Colours.Count % Shapes.Count;
-            double radius = size * (0.22 + 0.12 * random.NextDouble());
-            double cx = radius + (size - 2 * radius) * random.NextDouble(), cy = radius + (size - 2 * radius) * random.NextDouble();
+            double radius = size * (0.3 - 0.08 * jitter * random.NextDouble());
+            double slack = (size / 2.0 - radius) * jitter;
+            double cx = size / 2.0 + slack * (2 * random.NextDouble() - 1), cy = size / 2.0 + slack * (2 * random.NextDouble() - 1);
             rows.Add(new Row { Image = Draw(size, colour, shape, cx, cy, radius), Colour = colour, Shape = shape, Captions = Phrasings(colour, shape) });
         }
         return rows;

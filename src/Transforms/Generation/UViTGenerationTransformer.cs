@@ -78,7 +78,7 @@ public sealed class UViTGenerationTransformer : BatchMappingTransformer<Generati
     // ------------------------------------------------------------------------------------------------ persistence
 
     /// <summary>Entry format inside the model zip. Version 1: settings in the main stream, weights as safetensors side streams.
-    /// Version 2 adds the context column and the empty prompt's context (text models).</summary>
+    /// Version 2 adds the context column, the empty prompt's context (text models) and the attention kernel.</summary>
     public static ModelFormat Format { get; } = new("UVITGENR", 0x00010002, 0x00010002, 0x00010002, "UViTGeneration", typeof(UViTGenerationTransformer).Assembly);
 
     private const string RawWeightsStream = "RawWeights.safetensors";
@@ -106,6 +106,7 @@ public sealed class UViTGenerationTransformer : BatchMappingTransformer<Generati
         var empty = Generator.EmptyContext?.data<float>().ToArray() ?? [];
         w.Write(empty.Length);
         foreach (float v in empty) w.Write(v);
+        w.Write(Generator.Network.UseFusedAttention);   // kept, so a reloaded model computes exactly what was saved
         writer.SaveStream(RawWeightsStream, s => WriteWeights(s, Generator.Network));
         writer.SaveStream(EmaWeightsStream, s => WriteWeights(s, Generator.EmaNetwork));
     }
@@ -129,8 +130,9 @@ public sealed class UViTGenerationTransformer : BatchMappingTransformer<Generati
             string label = r.ReadString(), seed = r.ReadString(), output = r.ReadString(), image = r.ReadString(), context = r.ReadString();
             var names = Enumerable.Range(0, r.ReadInt32()).Select(_ => r.ReadString()).ToList();
             var empty = Enumerable.Range(0, r.ReadInt32()).Select(_ => r.ReadSingle()).ToArray();
-            var network = new UViTNetwork(config);
-            var ema = new UViTNetwork(config);
+            bool fused = r.ReadBoolean();
+            var network = new UViTNetwork(config) { UseFusedAttention = fused };
+            var ema = new UViTNetwork(config) { UseFusedAttention = fused };
             reader.LoadStream(RawWeightsStream, s => ReadWeights(s, network, RawWeightsStream));
             reader.LoadStream(EmaWeightsStream, s => ReadWeights(s, ema, EmaWeightsStream));
             using var emptyContext = empty.Length == 0 ? null : tensor(empty, [config.NumClipTokens ?? 0, config.ClipDim ?? 0]);

@@ -87,6 +87,35 @@ public sealed class TextToImagePipelineTests
     }
 
     [TestMethod]
+    public void ContextsPreEncodedToDiskTrainTheSameModel()
+    {
+        // Encode the captions once, keep them in an ML.NET binary file, and train from that file later: the model is the one
+        // the live pipeline trains (the file keeps float32 exactly; the empty context comes from the encoder).
+        var mlContext = new MLContext(seed: 1);
+        var data = TextPipelineFixture.CaptionedImages(mlContext, 6);
+        var options = TinyOptions;
+        options.ImageColumnName = "Image";
+        options.InputRange = PixelRange.Bytes;
+        options.Network = TextPipelineFixture.TinyTextNetwork with { ImageSize = 16, InChannels = 3 };
+        options.Sampling = options.Sampling with { GuidanceScale = 0.5 };
+        using var encode = TextPipelineFixture.EncodeText(mlContext, "Captions").Fit(data);
+        using var live = mlContext.Diffusion().Trainers.UViT(options).Fit(encode.Transform(data));
+
+        string file = Path.Combine(TestContext.TestRunDirectory ?? Path.GetTempPath(), Guid.NewGuid().ToString("N") + "_contexts.idv");
+        using (var stream = File.Create(file)) mlContext.Data.SaveAsBinary(encode.Transform(data), stream);
+        var cached = mlContext.Data.LoadFromBinary(file);
+        options.EmptyContext = encode.EmptyContext;
+        using var fromDisk = mlContext.Diffusion().Trainers.UViT(options).Fit(cached);
+
+        var prompts = TextPipelineFixture.Prompts(mlContext, [("a yellow square", 5), ("a red square", 6)]);
+        using var encodePrompts = TextPipelineFixture.EncodeText(mlContext, "Prompt").Fit(prompts);
+        var contexts = encodePrompts.Transform(prompts);
+        var a = PipelineFixture.Pixels(live.Transform(contexts));
+        var b = PipelineFixture.Pixels(fromDisk.Transform(contexts));
+        for (int i = 0; i < a.Count; i++) CollectionAssert.AreEqual(a[i], b[i], $"row {i}");
+    }
+
+    [TestMethod]
     public void LabelAndContextTogetherAreRejected()
     {
         var mlContext = new MLContext(seed: 1);

@@ -77,6 +77,36 @@ public sealed class TrainingSessionTests
     }
 
     [TestMethod]
+    public void FinishingHandsTheTrainedNetworksOverWithoutACopy()
+    {
+        var recipe = new TrainingRecipe { LearningRate = 1e-3, WarmupSteps = 1, ConditionDropProbability = 0.2, EmaRate = 0.9 };
+        using var generator = new Generator(5);
+        var (x, y) = ToyBatch(8, generator);
+        UViTGenerator finished;
+        float[] copiedSample;
+        var settings = new SamplerSettings { Steps = 3, GuidanceScale = 1 };
+        using (var session = NewSession(recipe))
+        {
+            session.TrainStep(x, y);
+            session.TrainStep(x, y);
+            using (var copy = session.CreateGenerator())
+            using (var sample = copy.Generate([1, 2], [0, 1], settings)) copiedSample = sample.data<float>().ToArray();
+            var network = session.Network;
+            finished = session.FinishIntoGenerator();
+            Assert.AreSame(network, finished.Network, "the session's own network, not a copy");
+            Assert.ThrowsExactly<InvalidOperationException>(() => session.TrainStep(x, y));
+            Assert.ThrowsExactly<InvalidOperationException>(() => session.SaveCheckpoint(Path.GetTempFileName()));
+        }
+        using (finished)
+        using (var sample = finished.Generate([1, 2], [0, 1], settings))
+        {
+            CollectionAssert.AreEqual(copiedSample, sample.data<float>().ToArray(), "the handed-over networks sample as the copies did, after the session is disposed");
+        }
+        x.Dispose();
+        y.Dispose();
+    }
+
+    [TestMethod]
     public void ResumedRunReproducesTheUninterruptedRun()
     {
         var recipe = new TrainingRecipe { LearningRate = 1e-3, WarmupSteps = 3, ConditionDropProbability = 0.2, EmaRate = 0.9 };

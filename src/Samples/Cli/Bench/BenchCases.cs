@@ -98,7 +98,7 @@ internal static class BenchCases
         double ThroughMLNet(int n)
         {
             var clock = Stopwatch.StartNew();
-            var options = new UViTTrainerOptions { MaxSteps = n, BatchSize = batch, UseFusedAttention = false };
+            var options = new UViTTrainerOptions { MaxSteps = n, BatchSize = batch, Attention = AttentionKernel.Plain };
             using (mlContext.Diffusion().Trainers.UViT(options).Fit(view)) { }
             return clock.Elapsed.TotalSeconds;
         }

@@ -23,7 +23,8 @@ internal static class ShapesCommand
     public static Command Create()
     {
         var count = new Option<int>("--count") { Description = "Training images to make (every colour and shape equally often).", DefaultValueFactory = _ => 1200 };
-        var size = new Option<int>("--image-size") { Description = "Image side in pixels.", DefaultValueFactory = _ => 32 };
+        var size = new Option<int>("--image-size") { Description = "Image side in pixels.", DefaultValueFactory = _ => 16 };
+        var jitter = new Option<double>("--jitter") { Description = "How much shape size and position vary, 0 to 1 (1: anywhere; needs many more steps).", DefaultValueFactory = _ => 0.25 };
         var steps = new Option<int>("--steps") { Description = "Optimiser steps.", DefaultValueFactory = _ => 1500 };
         var batch = new Option<int>("--batch-size") { Description = "Images per step.", DefaultValueFactory = _ => 64 };
         var clip = new Option<string?>("--clip") { Description = "A CLIP model folder (config.json, vocab.json, merges.txt, model.safetensors), e.g. openai/clip-vit-large-patch14. Default: the shipped CLIP tokenizer with a small random text tower." };
@@ -36,7 +37,7 @@ internal static class ShapesCommand
 
         var command = new Command("shapes", "Train a text-conditioned U-ViT on captioned coloured shapes made on the fly, then draw every prompt and check the images follow it.")
         {
-            count, size, steps, batch, clip, output, device, seed, perPrompt, threads,
+            count, size, jitter, steps, batch, clip, output, device, seed, perPrompt, threads,
         };
         sampling.AddTo(command);
         command.SetAction(parse => CliErrors.Run(() =>
@@ -47,7 +48,7 @@ internal static class ShapesCommand
             var clock = Stopwatch.StartNew();
             var mlContext = new MLContext(seed: 0);
 
-            var rows = ToyShapes.Generate(parse.GetValue(count), parse.GetValue(size), (int)parse.GetValue(seed));
+            var rows = ToyShapes.Generate(parse.GetValue(count), parse.GetValue(size), (int)parse.GetValue(seed), parse.GetValue(jitter));
             var view = ToyShapes.ToDataView(mlContext, rows);
             var text = parse.GetValue(clip) is { } folder ? ClipTextFiles.FromFolder(folder) : SmallRandomTextTower(Path.Combine(outputFolder, "text-encoder"));
             Console.WriteLine($"data: {rows.Count} {parse.GetValue(size)}x{parse.GetValue(size)} shapes, 3 captions each (\"{rows[0].Captions[0]}\", \"{rows[0].Captions[1]}\", ...); text encoder: {text.Config}");
@@ -57,7 +58,6 @@ internal static class ShapesCommand
             {
                 MaxSteps = parse.GetValue(steps), BatchSize = parse.GetValue(batch), Seed = parse.GetValue(seed), Device = parse.GetValue(device)!,
                 CheckpointDirectory = Path.Combine(outputFolder, "checkpoint"), Resume = false, Sampling = sampling.Read(parse),
-                UseFusedAttention = false,   // under ~100 tokens (time + context + patches) the plain path is faster on CPU
                 ReportInterval = 10,
                 Progress = new InlineProgress<TrainingProgress>(p => bar.Update(p.Step, p.TotalSteps, $"loss {p.Loss:F4}")),
             };

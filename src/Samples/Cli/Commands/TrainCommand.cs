@@ -3,6 +3,7 @@ using System.Diagnostics;
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using UViT.MLNet.Core.Generation;
+using UViT.MLNet.Core.Networks;
 using UViT.MLNet.Core.Training;
 using UViT.MLNet.Estimators;
 using UViT.MLNet.Transforms.Data;
@@ -38,7 +39,7 @@ internal static class TrainCommand
         var width = new Option<int?>("--width") { Description = "Network width D (default network only)." };
         var depth = new Option<int?>("--depth") { Description = "Network depth (default network only)." };
         var patch = new Option<int?>("--patch-size") { Description = "Patch size (default network only)." };
-        var attention = new Option<string>("--attention") { Description = "fused (scaled_dot_product_attention) or plain (the official math path; faster on CPU for under ~100 tokens).", DefaultValueFactory = _ => "plain" };
+        var attention = new Option<AttentionKernel>("--attention") { Description = "Auto (fused on GPUs and from 100 tokens, else plain), Fused (scaled_dot_product_attention) or Plain (the official math; faster on CPU below ~100 tokens).", DefaultValueFactory = _ => AttentionKernel.Auto };
 
         var command = new Command("train", "Train a class-conditional U-ViT through the ML.NET pipeline, save model.zip, reload it and write a sample grid.")
         {
@@ -66,12 +67,7 @@ internal static class TrainCommand
                 CheckpointDirectory = Path.Combine(outputFolder, "checkpoint"),
                 Resume = parse.GetValue(resume),
                 Sampling = sampling.Read(parse),
-                UseFusedAttention = parse.GetValue(attention) switch
-                {
-                    "fused" => true,
-                    "plain" => false,
-                    var other => throw new ArgumentException($"--attention must be fused or plain; got '{other}'."),
-                },
+                Attention = parse.GetValue(attention),
                 ReportInterval = 10,
                 Progress = new InlineProgress<TrainingProgress>(p => bar.Update(p.Step, p.TotalSteps, $"loss {p.Loss:F4}")),
                 CancellationToken = cancel.Token,

@@ -1,0 +1,62 @@
+// The captioned toy set behind `uvit shapes`: balanced classes, captions that name colour and shape, and a judge that reads
+// both back from the pixels of real toy images (so its verdicts on generated images mean something). Then the sample
+// itself, end to end on a tiny budget, in a separate process.
+using Microsoft.ML;
+using Microsoft.ML.Data;
+using UViT.MLNet.Tests.Support;
+using UViT.MLNet.Transforms.Data;
+
+namespace UViT.MLNet.Tests.TextToImage;
+
+[TestClass]
+public sealed class ToyShapesTests
+{
+    public TestContext TestContext { get; set; } = null!;
+
+    [TestMethod]
+    public void ClassesAreBalancedAndCaptionsNameColourAndShape()
+    {
+        var rows = ToyShapes.Generate(120, size: 32, seed: 3);
+        foreach (var group in rows.GroupBy(r => (r.Colour, r.Shape))) Assert.HasCount(10, group.ToList(), $"pair {group.Key}");
+        foreach (var row in rows)
+        {
+            Assert.HasCount(3, row.Captions);
+            foreach (string caption in row.Captions)
+            {
+                StringAssert.Contains(caption, ToyShapes.Colours[row.Colour].Name);
+                StringAssert.Contains(caption, ToyShapes.Shapes[row.Shape]);
+            }
+            Assert.IsTrue(row.Image.All(v => v is >= 0 and <= 255));
+        }
+        var view = ToyShapes.ToDataView(new MLContext(seed: 0), rows);
+        Assert.AreEqual(new VectorDataViewType(NumberDataViewType.Single, 3, 32, 32), view.Schema["Image"].Type);
+        Assert.AreEqual(new VectorDataViewType(TextDataViewType.Instance, 3), view.Schema["Captions"].Type);
+    }
+
+    [TestMethod]
+    public void JudgeReadsColourAndShapeOfRealToyImages()
+    {
+        var rows = ToyShapes.Generate(600, size: 16, seed: 9, jitter: 1);
+        var verdicts = rows.Select(r => ToyShapes.Judge(r.Image)).ToList();
+        double colour = rows.Where((r, i) => verdicts[i]?.Colour == r.Colour).Count() / (double)rows.Count;
+        double shape = rows.Where((r, i) => verdicts[i]?.Shape == r.Shape).Count() / (double)rows.Count;
+        Console.WriteLine($"judge on real toy images: colour {colour:P1}, shape {shape:P1}");
+        Assert.AreEqual(1.0, colour, "colour is read exactly from clean images");
+        Assert.IsGreaterThanOrEqualTo(0.95, shape);
+        var blank = Enumerable.Repeat((float)ToyShapes.Background, 3 * 16 * 16).ToArray();
+        Assert.IsNull(ToyShapes.Judge(blank), "an empty image has no shape");
+    }
+
+    [TestMethod]
+    public void ShapesSampleTrainsSavesReloadsAndChecksPrompts()
+    {
+        string output = Path.Combine(TestContext.TestRunDirectory ?? Path.GetTempPath(), Guid.NewGuid().ToString("N") + "_shapes");
+        var (exit, log) = CliProcess.Run("shapes", "--steps", "2", "--count", "24", "--batch-size", "8", "--per-prompt", "1", "--sample-steps", "2", "-o", output);
+        Console.WriteLine(log);
+        Assert.AreEqual(0, exit, log);
+        Assert.IsTrue(File.Exists(Path.Combine(output, "shapes.png")));
+        Assert.IsTrue(File.Exists(Path.Combine(output, "model.zip")));
+        StringAssert.Contains(log, "prompt check");
+        StringAssert.Contains(log, "of 12 images");
+    }
+}
