@@ -9,8 +9,18 @@ namespace UViT.MLNet.Core.Autoencoder;
 internal static class AutoencoderNorm
 {
     /// <summary>GroupNorm with 32 groups and eps 1e-6 (not LayerNorm's 1e-5: a pitfall of ports, reference.md section 7).</summary>
-    public static GroupNorm Create(long channels, Device? device, ScalarType? dtype) =>
-        GroupNorm(32, channels, eps: 1e-6, affine: true, device: device, dtype: dtype);
+    public static GroupNorm Create(long channels, Device? device, ScalarType? dtype)
+    {
+        var norm = GroupNorm(32, channels, eps: 1e-6, affine: true, device: device, dtype: dtype);
+        // TorchSharp 0.107 leaves GroupNorm's affine parameters uninitialised (NaN and 1e25 seen), so an autoencoder used
+        // before its weights are loaded decodes NaN. Start them where PyTorch does: weight 1, bias 0.
+        using (no_grad())
+        {
+            norm.weight!.fill_(1);
+            norm.bias!.fill_(0);
+        }
+        return norm;
+    }
 
     /// <summary>swish(x) = x * sigmoid(x), the official <c>nonlinearity</c>.</summary>
     public static Tensor Swish(Tensor x) => functional.silu(x);

@@ -11,7 +11,8 @@ public sealed class TorchRuntimeException(string message, Exception? inner = nul
 /// <summary>
 /// Process-wide libtorch start-up. Call <see cref="EnsureLoaded"/> (every public entry point of this library does) before
 /// any tensor work: it loads the libtorch that ships next to the application first (so a system libtorch, e.g. Debian's
-/// python3-torch, cannot shadow it) and turns TorchSharp's terse load failure into an actionable message.
+/// python3-torch, cannot shadow it), installs the <see cref="ScriptHostLoading"/> fallbacks (notebooks), and turns
+/// TorchSharp's terse load failure into an actionable message.
 /// </summary>
 public static class TorchRuntime
 {
@@ -24,6 +25,7 @@ public static class TorchRuntime
         lock (Gate)
         {
             if (Loaded.Contains(device)) return;
+            ScriptHostLoading.Install();
             PreloadBundledLibTorch();
             try
             {
@@ -62,15 +64,24 @@ public static class TorchRuntime
         _ => throw new ArgumentException($"Unknown dtype '{name}'. Use float32, float16, bfloat16 or float64.", nameof(name)),
     };
 
-    // TorchSharp resolves libtorch by name; loading our bundled copy by full path first makes that name resolve to it.
+    // TorchSharp resolves libtorch and its glue libLibTorchSharp by name; loading our bundled copies by full path first makes
+    // those names resolve to them. Searched next to the application (AppContext.BaseDirectory), then next to TorchSharp.dll
+    // and this assembly: a notebook kernel or script host has its own base directory and no deps.json pointing at ours.
     private static void PreloadBundledLibTorch()
     {
         if (!RuntimeInformation.IsOSPlatform(OSPlatform.Linux)) return;
         string rid = RuntimeInformation.ProcessArchitecture == Architecture.Arm64 ? "linux-arm64" : "linux-x64";
-        foreach (string folder in new[] { AppContext.BaseDirectory, Path.Combine(AppContext.BaseDirectory, "runtimes", rid, "native") })
+        string?[] roots = [AppContext.BaseDirectory, Path.GetDirectoryName(typeof(torch).Assembly.Location), Path.GetDirectoryName(typeof(TorchRuntime).Assembly.Location)];
+        foreach (string root in roots.OfType<string>().Where(r => r.Length > 0).Distinct())
         {
-            string candidate = Path.Combine(folder, "libtorch.so");
-            if (File.Exists(candidate) && NativeLibrary.TryLoad(candidate, out _)) return;
+            foreach (string folder in new[] { root, Path.Combine(root, "runtimes", rid, "native") })
+            {
+                string candidate = Path.Combine(folder, "libtorch.so");
+                if (!File.Exists(candidate) || !NativeLibrary.TryLoad(candidate, out _)) continue;
+                string glue = Path.Combine(folder, "libLibTorchSharp.so");
+                if (File.Exists(glue)) NativeLibrary.TryLoad(glue, out _);   // a failure here is explained by InitializeDeviceType
+                return;
+            }
         }
     }
 

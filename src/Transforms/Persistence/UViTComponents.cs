@@ -33,6 +33,7 @@ public static class UViTComponents
         ArgumentNullException.ThrowIfNull(environment);
         KnownTransformers.EnsureAdded();
         InstallAssemblyResolver();
+        Core.Runtime.ScriptHostLoading.Install();   // native libraries and one TorchSharp when loaded by path (notebooks)
         var catalog = environment.ComponentCatalog;
         lock (Gate)
         {

@@ -78,4 +78,23 @@ public sealed class AutoencoderOfficialConfigTests
         Assert.IsTrue(keys.Contains($"decoder.up.1.attn.{config.NumResBlocks}.proj_out.weight"), "decoder level 1 has one attention per block");
         Assert.IsFalse(keys.Any(k => k.StartsWith("decoder.up.0.attn", StringComparison.Ordinal)), "decoder level 0 (side 32) has none");
     }
+
+    [TestMethod]
+    public void FreshAutoencoderHasPyTorchNormInitAndDecodesFiniteImages()
+    {
+        // Before any checkpoint is loaded (random stand-ins, training from scratch): GroupNorm starts at weight 1, bias 0.
+        using var model = new AutoencoderKL(new AutoencoderKLConfig { Ch = 32, ChMult = [1, 2], NumResBlocks = 1 });
+        model.eval();
+        foreach (var (name, parameter) in model.named_parameters().Where(p => p.name.Contains("norm", StringComparison.Ordinal)))
+        {
+            float expected = name.EndsWith(".weight", StringComparison.Ordinal) ? 1f : 0f;
+            using var wrong = parameter.ne(expected).any();
+            Assert.IsFalse(wrong.item<bool>(), $"{name} does not start at {expected}");
+        }
+        using var scope = NewDisposeScope();
+        using var noGrad = no_grad();
+        using var generator = new TorchSharp.torch.Generator(1);
+        var decoded = model.Decode(randn([2, 4, 8, 8], generator: generator));
+        Assert.IsTrue(decoded.isfinite().all().item<bool>(), "a fresh autoencoder decoded non-finite values");
+    }
 }

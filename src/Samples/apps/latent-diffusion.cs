@@ -1,0 +1,172 @@
+// Latent diffusion as one ML.NET pipeline: LoadImages -> ResizeImages -> ExtractPixels -> MapValueToKey -> EncodeLatents
+// -> U-ViT trainer (on the latents) -> DecodeLatents; saved as one model zip, loaded back, and its generator + decoder
+// draw every class.
+//
+//   dotnet run latent-diffusion.cs                                      # tiny random autoencoder, 16x16 images: ~15 s
+//   dotnet run latent-diffusion.cs -- --autoencoder autoencoder_kl.pth  # Stable Diffusion's KL-f8, 64x64 images, 2,000 steps: ~2 min
+//   dotnet run latent-diffusion.cs -- --steps N --data FOLDER --output DIR
+//
+// autoencoder_kl.pth is not downloaded: the U-ViT repository ships it as assets/stable-diffusion/autoencoder_kl.pth.
+// With the random stand-in the decoded images are noise; the pipeline, the training and the zip are the same.
+// The notebook ../notebooks/04-latent-diffusion.ipynb walks through the same code cell by cell.
+#:project ../../Estimators/UViT.MLNet.Estimators.csproj
+#:property PublishAot=false
+
+using System.Diagnostics;
+using Microsoft.ML;
+using Microsoft.ML.Data;
+using SkiaSharp;
+using UViT.MLNet.Core.Autoencoder;
+using UViT.MLNet.Core.Checkpoints;
+using UViT.MLNet.Core.Generation;
+using UViT.MLNet.Core.Networks;
+using UViT.MLNet.Estimators;
+using UViT.MLNet.Transforms.Generation;
+using UViT.MLNet.Transforms.Latents;
+using UViT.MLNet.Transforms.Persistence;
+
+string output = Path.GetFullPath(Argument("--output") ?? Path.Combine("outputs", "latent-diffusion"));
+Directory.CreateDirectory(output);
+string? autoencoderCheckpoint = Argument("--autoencoder");
+bool useRealAutoencoder = autoencoderCheckpoint is not null;
+var clock = Stopwatch.StartNew();
+
+// 1. The autoencoder: Stable Diffusion's KL-f8 (64x64 images -> 4x8x8 latents), or a random stand-in of the same kind
+//    (2 levels: 16x16 images -> 4x8x8 latents) written as a checkpoint file so the pipeline reads it as it would the real one.
+AutoencoderKLConfig autoencoder;
+int imageSize;
+if (useRealAutoencoder)
+{
+    (autoencoder, imageSize) = (AutoencoderKLConfig.StableDiffusionKLF8, 64);
+}
+else
+{
+    (autoencoder, imageSize) = (new AutoencoderKLConfig { Ch = 32, ChMult = [1, 2], NumResBlocks = 1 }, 16);
+    autoencoderCheckpoint = Path.Combine(output, "standin_autoencoder.safetensors");
+    TorchSharp.torch.manual_seed(0);
+    using (var random = new AutoencoderKL(autoencoder)) StateDictLoader.SaveFile(random, autoencoderCheckpoint);
+    Console.WriteLine($"no --autoencoder given: wrote a random stand-in {autoencoderCheckpoint} (decoded images will be noise)");
+}
+int steps = int.Parse(Argument("--steps") ?? (useRealAutoencoder ? "2000" : "100"));
+int latentSize = imageSize / autoencoder.DownsampleFactor;
+
+// 2. The images: a folder with one subfolder per class (default: drawn here).
+string imageFolder = Argument("--data") is string data ? Path.GetFullPath(data) : Path.Combine(output, "shapes");
+if (Argument("--data") is null) DrawShapes(imageFolder, perClass: 24, seed: 2);
+var files = Directory.GetDirectories(imageFolder).Order()
+    .SelectMany(dir => Directory.GetFiles(dir).Where(f => f.EndsWith(".png", StringComparison.OrdinalIgnoreCase) || f.EndsWith(".jpg", StringComparison.OrdinalIgnoreCase)).Order()
+        .Select(f => new ImageFile { Path = Path.GetRelativePath(imageFolder, f), ClassName = Path.GetFileName(dir) }))
+    .ToList();
+int classCount = files.Select(f => f.ClassName).Distinct().Count();
+Console.WriteLine($"{files.Count} images, {classCount} classes: {imageSize}x{imageSize} -> {autoencoder.EmbedDim}x{latentSize}x{latentSize} latents");
+var mlContext = new MLContext(seed: 0);
+IDataView fileTable = mlContext.Data.LoadFromEnumerable(files);
+
+// 3. The pipeline: the trainer reads the Latent column as it is (Symmetric: scaled latents are not a pixel range).
+var pipeline = mlContext.Transforms.LoadImages("Raw", imageFolder, nameof(ImageFile.Path))
+    .Append(mlContext.Transforms.ResizeImages("Resized", imageSize, imageSize, "Raw"))
+    .Append(mlContext.Transforms.ExtractPixels("Image", "Resized"))                                   // 0-255
+    .Append(mlContext.Transforms.Conversion.MapValueToKey("Label", nameof(ImageFile.ClassName)))
+    .Append(mlContext.Transforms.EncodeLatents(autoencoderCheckpoint!, inputRange: PixelRange.Bytes, autoencoder: autoencoder, batchSize: 16))
+    .Append(mlContext.Diffusion().Trainers.UViT(new UViTTrainerOptions
+    {
+        ImageColumnName = "Latent",
+        InputRange = PixelRange.Symmetric,
+        Network = new UViTConfig { ImageSize = latentSize, PatchSize = 2, InChannels = autoencoder.EmbedDim, EmbedDim = 64, Depth = 4, NumHeads = 4, NumClasses = classCount + 1 },
+        MaxSteps = steps,
+        BatchSize = 24,
+        UseFusedAttention = false,
+        Sampling = new SamplerSettings { Sampler = SamplerKind.DpmSolverPlusPlus, Steps = 20, GuidanceScale = 1.0 },
+        ReportInterval = Math.Max(1, steps / 5),
+        Progress = new ConsoleProgress(p => Console.WriteLine($"step {p.Step,5}/{p.TotalSteps}  loss {p.Loss:F4}  {p.Elapsed:mm\\:ss}")),
+    }))
+    .Append(mlContext.Transforms.DecodeLatents(autoencoderCheckpoint!, autoencoder: autoencoder, batchSize: 8, microBatchSize: 4));
+var model = pipeline.Fit(fileTable);
+string zip = Path.Combine(output, "model.zip");
+mlContext.Model.Save(model, fileTable.Schema, zip);
+foreach (var transformer in model.OfType<IDisposable>()) transformer.Dispose();
+Console.WriteLine($"saved {zip} ({new FileInfo(zip).Length / 1024} KiB) after {clock.Elapsed:mm\\:ss}");
+
+// 4. Generate from the zip: generator + decoder only (the loaded chain also starts with the image and encoding transforms).
+var fresh = new MLContext(seed: 0).RegisterUViT();
+var loaded = (TransformerChain<ITransformer>)fresh.Model.Load(zip, out _);
+var generator = loaded.OfType<UViTGenerationTransformer>().Single();
+var generate = generator.Append(loaded.OfType<LatentDecodingTransformer>().Single());
+const int perClass = 6;
+var images = ReadImages(generate.Transform(ClassGridRequests(fresh, generator.Generator.ClassCount, perClass, firstSeed: 1)), "DecodedImage");
+string grid = Path.Combine(output, "samples.png");
+ImageGrid.SavePng(grid, images, columns: perClass, rowCaptions: generator.ClassNames, scale: useRealAutoencoder ? 2 : 4);
+foreach (var transformer in loaded.OfType<IDisposable>()) transformer.Dispose();
+Console.WriteLine($"wrote {grid} ({images.Count} images, one row per class) in {clock.Elapsed:mm\\:ss} in all");
+
+// ------------------------------------------------------------------------------------------------ helpers
+
+// Red discs and blue squares of random size and place, 64x64 PNGs in folder/<class>/NN.png.
+static void DrawShapes(string folder, int perClass, int seed)
+{
+    var classes = new (string Name, SKColor Color)[] { ("red-discs", new SKColor(220, 40, 40)), ("blue-squares", new SKColor(40, 70, 220)) };
+    var random = new Random(seed);
+    foreach (var (name, color) in classes)
+    {
+        Directory.CreateDirectory(Path.Combine(folder, name));
+        for (int i = 0; i < perClass; i++)
+        {
+            using var bitmap = new SKBitmap(64, 64);
+            using var canvas = new SKCanvas(bitmap);
+            canvas.Clear(new SKColor(235, 232, 225));
+            using var paint = new SKPaint { Color = color, IsAntialias = true };
+            int size = random.Next(12, 22), x = random.Next(size + 2, 64 - size - 2), y = random.Next(size + 2, 64 - size - 2);
+            if (name == "red-discs") canvas.DrawCircle(x, y, size, paint);
+            else canvas.DrawRect(x - size, y - size, 2 * size, 2 * size, paint);
+            canvas.Flush();
+            using var image = SKImage.FromBitmap(bitmap);
+            using var png = image.Encode(SKEncodedImageFormat.Png, 100);
+            File.WriteAllBytes(Path.Combine(folder, name, $"{i:D2}.png"), png.ToArray());
+        }
+    }
+}
+
+// Generation requests: perClass rows per class; each image depends only on its (Label, Seed).
+static IDataView ClassGridRequests(MLContext mlContext, int classes, int perClass, long firstSeed)
+{
+    var rows = Enumerable.Range(0, classes)
+        .SelectMany(c => Enumerable.Range(0, perClass).Select(i => new Request { Label = (uint)c, Seed = firstSeed + c * perClass + i }))
+        .ToList();
+    var schema = SchemaDefinition.Create(typeof(Request));
+    schema[nameof(Request.Label)].ColumnType = new KeyDataViewType(typeof(uint), classes);
+    return mlContext.Data.LoadFromEnumerable(rows, schema);
+}
+
+// Every value of an MLImage column (reading the view is what runs the sampler and the decoder).
+static List<MLImage> ReadImages(IDataView view, string column)
+{
+    var images = new List<MLImage>();
+    using var cursor = view.GetRowCursor([view.Schema[column]]);
+    var getter = cursor.GetGetter<MLImage>(view.Schema[column]);
+    while (cursor.MoveNext())
+    {
+        MLImage image = null!;
+        getter(ref image);
+        images.Add(image);
+    }
+    return images;
+}
+
+string? Argument(string name) => Array.IndexOf(args, name) is int i and >= 0 && i + 1 < args.Length ? args[i + 1] : null;
+
+sealed class ImageFile
+{
+    public string Path { get; set; } = "";
+    public string ClassName { get; set; } = "";
+}
+
+sealed class Request
+{
+    public uint Label { get; set; }
+    public long Seed { get; set; }
+}
+
+sealed class ConsoleProgress(Action<TrainingProgress> report) : IProgress<TrainingProgress>
+{
+    public void Report(TrainingProgress value) => report(value);
+}
