@@ -75,7 +75,6 @@ var pipeline = mlContext.Transforms.LoadImages("Raw", imageFolder, nameof(ImageF
         Network = new UViTConfig { ImageSize = latentSize, PatchSize = 2, InChannels = autoencoder.EmbedDim, EmbedDim = 64, Depth = 4, NumHeads = 4, NumClasses = classCount + 1 },
         MaxSteps = steps,
         BatchSize = 24,
-        UseFusedAttention = false,
         Sampling = new SamplerSettings { Sampler = SamplerKind.DpmSolverPlusPlus, Steps = 20, GuidanceScale = 1.0 },
         ReportInterval = Math.Max(1, steps / 5),
         Progress = new ConsoleProgress(p => Console.WriteLine($"step {p.Step,5}/{p.TotalSteps}  loss {p.Loss:F4}  {p.Elapsed:mm\\:ss}")),

@@ -36,7 +36,6 @@ var trainer = mlContext.Diffusion().Trainers.UViT(new UViTTrainerOptions
 {
     MaxSteps = steps,
     BatchSize = 64,
-    UseFusedAttention = false,   // the official plain attention is faster on a CPU below ~100 tokens
     Sampling = new SamplerSettings { Sampler = SamplerKind.DpmSolverPlusPlus, Steps = 30, GuidanceScale = 2.0 },
     ReportInterval = Math.Max(1, steps / 10),
     Progress = new ConsoleProgress(p => Console.WriteLine($"step {p.Step,5}/{p.TotalSteps}  loss {p.Loss:F4}  {p.Elapsed:mm\\:ss}")),

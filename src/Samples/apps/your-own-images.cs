@@ -51,7 +51,6 @@ var pipeline = mlContext.Transforms.LoadImages("Raw", imageFolder, nameof(ImageF
         Network = new UViTConfig { ImageSize = 16, PatchSize = 4, InChannels = 3, EmbedDim = 64, Depth = 4, NumHeads = 4, NumClasses = classCount + 1 },
         MaxSteps = steps,
         BatchSize = 32,
-        UseFusedAttention = false,   // the official plain attention is faster on a CPU below ~100 tokens
         Sampling = new SamplerSettings { Sampler = SamplerKind.DpmSolverPlusPlus, Steps = 25, GuidanceScale = 2.0 },
         ReportInterval = Math.Max(1, steps / 5),
         Progress = new ConsoleProgress(p => Console.WriteLine($"step {p.Step,5}/{p.TotalSteps}  loss {p.Loss:F4}  {p.Elapsed:mm\\:ss}")),
