@@ -69,7 +69,7 @@ internal sealed class TrainingData : ITrainingBatches
         if (classNames is not null) columns.Add(data.Schema[options.LabelColumnName]);
         var (scale, offset) = PixelRanges.ToModel(options.InputRange);
         int perImage = channels * size * size;
-        var pixels = new List<float>();
+        var rows = new List<float[]>();   // one array per image: no per-value list growth or enumerator on the hot path
         var labels = new List<long>();
         using (var cursor = data.GetRowCursor(columns))
         {
@@ -83,11 +83,15 @@ internal sealed class TrainingData : ITrainingBatches
                 getImage(ref image);
                 if (image.Length != perImage)
                     throw new InvalidDataException($"Row {cursor.Position}: image column '{options.ImageColumnName}' has {image.Length} values; expected {perImage}.");
-                foreach (float v in image.DenseValues())
+                var row = new float[perImage];
+                image.CopyTo(row);
+                for (int k = 0; k < row.Length; k++)
                 {
+                    float v = row[k];
                     if (!float.IsFinite(v)) throw new InvalidDataException($"Row {cursor.Position}: image column '{options.ImageColumnName}' holds {v}.");
-                    pixels.Add(v * scale + offset);
+                    row[k] = v * scale + offset;
                 }
+                rows.Add(row);
                 if (getLabel is not null)
                 {
                     getLabel(ref key);
@@ -96,9 +100,11 @@ internal sealed class TrainingData : ITrainingBatches
                 }
             }
         }
-        int n = pixels.Count / perImage;
+        int n = rows.Count;
         if (n == 0) throw new ArgumentException("The training data has no rows.");
-        var images = tensor(pixels.ToArray(), [n, channels, size, size]);
+        var pixels = new float[(long)n * perImage];
+        for (int i = 0; i < n; i++) rows[i].CopyTo(pixels, (long)i * perImage);
+        var images = tensor(pixels, [n, channels, size, size]);
         // A range check catches a wrong InputRange for pixels; Symmetric values pass unchanged and may be latents
         // (roughly unit variance, not bounded by 1), so they are not checked.
         double low = images.min().item<float>(), high = images.max().item<float>();

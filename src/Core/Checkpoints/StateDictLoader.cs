@@ -56,17 +56,22 @@ public static class StateDictLoader
     /// <summary>Writes <paramref name="module"/>'s state dict to <paramref name="path"/> as safetensors, atomically.</summary>
     public static void SaveFile(nn.Module module, string path) => StateDictFile.WriteSafetensors(path, module.state_dict());
 
-    // A common reason for a total mismatch: the checkpoint keys carry a prefix ("module.", "nnet.", "model.").
+    // A common reason for a total mismatch: the checkpoint keys carry a prefix ("module.", "nnet.", "model."). A prefix is
+    // only suggested when it explains most missing keys, so that a checkpoint of another model whose keys merely end alike
+    // (e.g. an autoencoder's "encoder.mid.attn_1.norm.weight" vs "norm.weight") gets no misleading hint.
     private static string? Hint(IReadOnlyList<string> missing, IReadOnlyList<string> unexpected)
     {
         if (missing.Count == 0 || unexpected.Count == 0) return null;
-        foreach (string key in unexpected)
+        var present = unexpected.ToHashSet(StringComparer.Ordinal);
+        var candidates = unexpected
+            .SelectMany(key => missing.Where(wanted => key.Length > wanted.Length && key.EndsWith("." + wanted, StringComparison.Ordinal))
+                                      .Select(wanted => key[..^wanted.Length]))
+            .Distinct(StringComparer.Ordinal);
+        foreach (string prefix in candidates)
         {
-            foreach (string wanted in missing)
-            {
-                if (key.Length > wanted.Length && key.EndsWith("." + wanted, StringComparison.Ordinal))
-                    return $"the checkpoint's keys look prefixed with '{key[..^wanted.Length]}' (e.g. '{key}'); strip that prefix before loading.";
-            }
+            int explained = missing.Count(wanted => present.Contains(prefix + wanted));
+            if (explained >= 0.9 * missing.Count)
+                return $"the checkpoint's keys look prefixed with '{prefix}' (e.g. '{prefix + missing[0]}'); strip that prefix before loading.";
         }
         return null;
     }

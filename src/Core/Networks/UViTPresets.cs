@@ -13,6 +13,12 @@ public sealed record UViTPreset(string Name, string PaperName, string Dataset, U
     /// <summary>"U-ViT-S/2 CIFAR-10": the paper name qualified by the dataset, unique across presets.</summary>
     public string QualifiedPaperName => $"{PaperName} {Dataset}";
 
+    /// <summary>
+    /// The scale the official code applies to Stable Diffusion KL-f8 latents for this preset (its <c>config.autoencoder</c> /
+    /// <c>scale_factor</c>): 0.18215 for the ImageNet latent models, 0.23010 for MS-COCO; null for pixel-space models.
+    /// Pass it to EncodeLatents / DecodeLatents.
+    /// </summary>
+    public double? LatentScaleFactor => Config.InChannels != 4 ? null : Dataset == "MS-COCO" ? 0.23010 : 0.18215;
 }
 
 /// <summary>The official U-ViT presets.</summary>

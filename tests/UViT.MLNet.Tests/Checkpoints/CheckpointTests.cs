@@ -114,6 +114,24 @@ public sealed class CheckpointTests
     }
 
     [TestMethod]
+    public void AnotherModelsKeysGetNoPrefixHint()
+    {
+        // An autoencoder-like checkpoint: a few keys end like U-ViT keys ("...norm.weight") but no prefix explains the mismatch.
+        var (_, safetensors, config) = TwinFixture();
+        using var model = new UViTNetwork(config);
+        using var scope = NewDisposeScope();
+        var state = new Dictionary<string, Tensor>
+        {
+            ["encoder.mid.attn_1.norm.weight"] = zeros(4),
+            ["encoder.mid.attn_1.norm.bias"] = zeros(4),
+            ["decoder.conv_out.weight"] = zeros(3, 4, 3, 3),
+        };
+        var error = Assert.ThrowsExactly<CheckpointMismatchException>(() => StateDictLoader.Load(model, state));
+        Assert.DoesNotContain("prefixed", error.Message);
+        StringAssert.Contains(error.Message, "encoder.mid.attn_1.norm.weight");
+    }
+
+    [TestMethod]
     public void TruncatedFilesFailClearly()
     {
         var (pth, safetensors, config) = TwinFixture();

@@ -54,4 +54,16 @@ public sealed class OfficialConfigTests
         var unknown = Assert.ThrowsExactly<ArgumentException>(() => UViTPresets.Get("U-ViT-XL/2"));
         StringAssert.Contains(unknown.Message, "imagenet256_uvit_huge");
     }
+
+    [TestMethod]
+    public void LatentPresetsCarryTheirAutoencoderScale()
+    {
+        // reference.md section 5: scale factor 0.18215, 0.23010 for the MS-COCO models; official_configs.json's KL-f8 entry.
+        double official = OfficialConfigs.GetProperty("stable_diffusion_autoencoder_kl_f8").GetProperty("scale_factor").GetDouble();
+        foreach (var preset in UViTPresets.All)
+        {
+            double? expected = preset.Config.InChannels != 4 ? null : preset.Dataset == "MS-COCO" ? 0.23010 : official;
+            Assert.AreEqual(expected, preset.LatentScaleFactor, preset.Name);
+        }
+    }
 }

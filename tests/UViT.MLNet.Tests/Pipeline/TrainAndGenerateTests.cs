@@ -61,6 +61,22 @@ public sealed class TrainAndGenerateTests
     }
 
     [TestMethod]
+    public void RequestHelpersBuildTheRowsTheModelReads()
+    {
+        var mlContext = new MLContext(seed: 1);
+        using var model = mlContext.Diffusion().Trainers.UViT(PipelineFixture.TinyOptions(steps: 2)).Fit(PipelineFixture.Mnist(32).ToDataView(mlContext));
+        var byHand = PipelineFixture.Pixels(model.Transform(PipelineFixture.Requests(mlContext, [(3, 11), (9, 12)])));
+        var generated = model.Transform(model.CreateRequests(mlContext, [(3, 11L), (9, 12L)]));
+        var helped = generated.ReadVectors();
+        for (int i = 0; i < 2; i++) CollectionAssert.AreEqual(byHand[i], helped[i], $"row {i}");
+        var images = generated.ReadImages();
+        Assert.HasCount(2, images);
+        Assert.AreEqual(28, images[0].Width);
+        StringAssert.Contains(Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => model.CreateRequests(mlContext, [(10, 1L)])).Message, "Class 10 is outside [0, 9]");
+        StringAssert.Contains(Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => generated.ReadImages("Nope")).Message, "'Nope' not found");
+    }
+
+    [TestMethod]
     public void PredictionEngineGeneratesOneImage()
     {
         var mlContext = new MLContext(seed: 1);

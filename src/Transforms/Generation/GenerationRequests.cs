@@ -1,0 +1,83 @@
+// Conveniences around the generation transformer: the request rows it reads (with the label key sized to the model, which
+// is easy to get wrong by hand: ML.NET stores a POCO key value v as key v + 1) and the images it writes.
+using Microsoft.ML;
+using Microsoft.ML.Data;
+
+namespace UViT.MLNet.Transforms.Generation;
+
+/// <summary>Builds generation requests for a <see cref="UViTGenerationTransformer"/> and reads its outputs.</summary>
+public static class GenerationRequests
+{
+    private sealed class ClassRequest
+    {
+        public uint Label { get; set; }
+        public long Seed { get; set; }
+    }
+
+    private sealed class SeedRequest
+    {
+        public long Seed { get; set; }
+    }
+
+    /// <summary>
+    /// Rows of (class, seed) for a class-conditional model: a key-typed label column over the model's classes (named as the
+    /// model expects) and a seed column. Classes are 0-based.
+    /// </summary>
+    /// <exception cref="ArgumentException">The model is not class-conditional.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">A class is outside [0, ClassCount).</exception>
+    public static IDataView CreateRequests(this UViTGenerationTransformer generator, MLContext mlContext, IEnumerable<(int Class, long Seed)> rows)
+    {
+        int classes = generator.Generator.ClassCount;
+        if (classes == 0) throw new ArgumentException("This model is not class-conditional; pass seeds only.", nameof(rows));
+        var list = rows.Select(r => r.Class >= 0 && r.Class < classes
+            ? new ClassRequest { Label = (uint)r.Class, Seed = r.Seed }
+            : throw new ArgumentOutOfRangeException(nameof(rows), $"Class {r.Class} is outside [0, {classes - 1}].")).ToList();
+        var schema = SchemaDefinition.Create(typeof(ClassRequest));
+        schema[nameof(ClassRequest.Label)].ColumnName = generator.LabelColumnName;
+        schema[nameof(ClassRequest.Label)].ColumnType = new KeyDataViewType(typeof(uint), classes);
+        schema[nameof(ClassRequest.Seed)].ColumnName = generator.SeedColumnName;
+        return mlContext.Data.LoadFromEnumerable(list, schema);
+    }
+
+    /// <summary>Rows of seeds for an unconditional model (text models read a context column: see EncodeText).</summary>
+    public static IDataView CreateRequests(this UViTGenerationTransformer generator, MLContext mlContext, IEnumerable<long> seeds)
+    {
+        var schema = SchemaDefinition.Create(typeof(SeedRequest));
+        schema[nameof(SeedRequest.Seed)].ColumnName = generator.SeedColumnName;
+        return mlContext.Data.LoadFromEnumerable(seeds.Select(s => new SeedRequest { Seed = s }).ToList(), schema);
+    }
+
+    /// <summary>Every MLImage of an image column (e.g. "GeneratedImage" or DecodeLatents' "DecodedImage"), row after row.</summary>
+    public static List<MLImage> ReadImages(this IDataView view, string column = "GeneratedImage")
+    {
+        var found = view.Schema.GetColumnOrNull(column)
+            ?? throw new ArgumentOutOfRangeException(nameof(column), $"Column '{column}' not found. Columns present: {string.Join(", ", view.Schema.Select(c => c.Name))}.");
+        var images = new List<MLImage>();
+        using var cursor = view.GetRowCursor([found]);
+        var getter = cursor.GetGetter<MLImage>(found);
+        MLImage image = null!;
+        while (cursor.MoveNext())
+        {
+            getter(ref image);
+            images.Add(image);
+        }
+        return images;
+    }
+
+    /// <summary>Every value of a vector column (e.g. "GeneratedPixels"), row after row.</summary>
+    public static List<float[]> ReadVectors(this IDataView view, string column = "GeneratedPixels")
+    {
+        var found = view.Schema.GetColumnOrNull(column)
+            ?? throw new ArgumentOutOfRangeException(nameof(column), $"Column '{column}' not found. Columns present: {string.Join(", ", view.Schema.Select(c => c.Name))}.");
+        var rows = new List<float[]>();
+        using var cursor = view.GetRowCursor([found]);
+        var getter = cursor.GetGetter<VBuffer<float>>(found);
+        VBuffer<float> value = default;
+        while (cursor.MoveNext())
+        {
+            getter(ref value);
+            rows.Add(value.DenseValues().ToArray());
+        }
+        return rows;
+    }
+}
