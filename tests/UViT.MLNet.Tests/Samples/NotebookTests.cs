@@ -22,7 +22,7 @@ public sealed class NotebookTests
     public void NotebooksFolderHoldsExactlyTheTestedNotebooks()
     {
         var notebooks = Directory.GetFiles(NotebookFolder, "*.ipynb").Select(Path.GetFileName).Order().ToList();
-        CollectionAssert.AreEqual(new[] { "01-quick-start.ipynb", "02-your-own-images.ipynb", "03-official-checkpoints.ipynb", "04-latent-diffusion.ipynb" },
+        CollectionAssert.AreEqual(new[] { "01-quick-start.ipynb", "02-your-own-images.ipynb", "03-official-checkpoints.ipynb", "04-latent-diffusion.ipynb", "05-text-to-image.ipynb" },
                                   notebooks, "a notebook was added or renamed: give it a test below");
     }
 
@@ -60,6 +60,18 @@ public sealed class NotebookTests
         var (output, log) = Run("04-latent-diffusion");
         SampleOutputs.AssertPng(Path.Combine(output, "samples.png"), 6 * 4 * 16, 2 * 4 * 16, log);
         SampleOutputs.AssertModelZip(Path.Combine(output, "model.zip"), log);
+    }
+
+    [TestMethod]
+    public void TextToImage()
+    {
+        var (output, log) = Run("05-text-to-image");
+        SampleOutputs.AssertPng(Path.Combine(output, "training-images.png"), 4 * 4 * 16, 12 * 4 * 16, log);
+        SampleOutputs.AssertPng(Path.Combine(output, "samples.png"), 2 * 4 * 16, 12 * 4 * 16, log);   // 12 prompts x 2 seeds, 4x scale
+        SampleOutputs.AssertModelZip(Path.Combine(output, "model.zip"), log);
+        StringAssert.Contains(log, "Context: Vector<Single, 3, 16, 64>, annotated with UViT.EmptyContext");
+        StringAssert.Contains(log, "prompt check: colour");
+        StringAssert.Contains(log, "empty-prompt annotation kept", "the notebook says ML.NET's binary format keeps the empty context");
     }
 
     /// <summary>Runs NAME.ipynb; returns the folder it wrote to and the text of its cell outputs.</summary>

@@ -15,10 +15,11 @@ public sealed class SampleAppTests
     private static string AppFolder => Path.Combine(Fixtures.RepoRoot, "src", "Samples", "apps");
 
     [TestMethod]
-    public void AppsFolderHoldsTheFourApps()
+    public void AppsFolderHoldsExactlyTheTestedApps()
     {
         var apps = Directory.GetFiles(AppFolder, "*.cs").Select(Path.GetFileName).Order().ToList();
-        CollectionAssert.AreEqual(new[] { "latent-diffusion.cs", "official-checkpoints.cs", "quick-start.cs", "your-own-images.cs" }, apps);
+        CollectionAssert.AreEqual(new[] { "latent-diffusion.cs", "official-checkpoints.cs", "quick-start.cs", "text-to-image.cs", "your-own-images.cs" }, apps,
+                                  "an app was added or renamed: give it a test below");
     }
 
     [TestMethod]
@@ -55,6 +56,17 @@ public sealed class SampleAppTests
         StringAssert.Contains(log, "16x16 -> 4x8x8 latents");
         SampleOutputs.AssertModelZip(Path.Combine(output, "model.zip"), log);
         SampleOutputs.AssertPng(Path.Combine(output, "samples.png"), 6 * 4 * 16, 2 * 4 * 16, log);
+    }
+
+    [TestMethod]
+    public void TextToImageTrainsOnCaptionsAndDrawsEveryPrompt()
+    {
+        var (output, log) = Run("text-to-image", "--steps", "5");
+        StringAssert.Contains(log, "240 shapes of 16x16, 3 captions each");
+        SampleOutputs.AssertModelZip(Path.Combine(output, "model.zip"), log);
+        SampleOutputs.AssertPng(Path.Combine(output, "samples.png"), 2 * 4 * 16, 12 * 4 * 16, log);   // 12 prompts x 2 seeds
+        StringAssert.Contains(log, "prompt check: colour");
+        StringAssert.Contains(log, "of 24 images");
     }
 
     /// <summary>Runs `dotnet run -c CONFIG APP.cs -- ARGS --output DIR`; returns DIR and the app's output.</summary>
