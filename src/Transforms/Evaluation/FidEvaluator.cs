@@ -15,7 +15,7 @@ public sealed class FidEvaluator : IDisposable
     private readonly bool _ownsNetwork;
     private readonly Device _device;
 
-    /// <summary>Loads the FID Inception weights (<c>pt_inception-2015-12-05-6726825d.pth</c> re-saved as a zip, or safetensors).</summary>
+    /// <summary>Loads the FID Inception weights: <c>pt_inception-2015-12-05-6726825d.pth</c> (torch.save, legacy or zip) or a safetensors copy.</summary>
     public FidEvaluator(string inceptionWeightsPath, FidOptions? options = null)
         : this(LoadNetwork(inceptionWeightsPath, options ?? new FidOptions()), options, ownsNetwork: true)
     {

@@ -1,6 +1,6 @@
 // The pipeline from image files: LoadImages -> ResizeImages -> ConvertToGrayscale -> ExtractPixels -> MapValueToKey ->
 // U-ViT trainer, saved as one model zip; and generation from that zip in a separate process (the `uvit sample` CLI)
-// giving exactly the images this process generates.
+// giving exactly the images this process generates. And `uvit train` on such a folder: model zip, sample grid, loss plot.
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using Microsoft.ML.Transforms.Image;
@@ -8,6 +8,7 @@ using SkiaSharp;
 using UViT.MLNet.Core.Generation;
 using UViT.MLNet.Core.Networks;
 using UViT.MLNet.Estimators;
+using UViT.MLNet.Tests.Samples;
 using UViT.MLNet.Tests.Support;
 using UViT.MLNet.Transforms.Generation;
 using UViT.MLNet.Transforms.Persistence;
@@ -95,5 +96,21 @@ public sealed class ImageFolderPipelineTests
         var (exitCode, log) = CliProcess.Run("sample", zip, "--per-class", "2", "--seed", "1000", "-o", there);
         Assert.AreEqual(0, exitCode, log);
         CollectionAssert.AreEqual(File.ReadAllBytes(here), File.ReadAllBytes(there), "the separate process generated different images:\n" + log);
+    }
+
+    [TestMethod]
+    public void TrainCommandOnAFolderWritesModelSamplesAndLossPlot()
+    {
+        string root = System.IO.Path.Combine(TestContext.TestRunDirectory ?? System.IO.Path.GetTempPath(), Guid.NewGuid().ToString("N"));
+        string images = System.IO.Path.Combine(root, "images"), output = System.IO.Path.Combine(root, "out");
+        WriteDigitFolder(images, perClass: 4);
+        // 12 steps with the CLI's report interval of 10: two loss reports (steps 10 and 12).
+        var (exit, log) = CliProcess.Run("train", "--data", images, "--image-size", "16", "--grayscale", "--steps", "12", "--batch-size", "4",
+                                         "--per-class", "1", "--sample-steps", "2", "--threads", "1", "-o", output);
+        Assert.AreEqual(0, exit, log);
+        SampleOutputs.AssertModelZip(System.IO.Path.Combine(output, "model.zip"), log);
+        SampleOutputs.AssertPng(System.IO.Path.Combine(output, "samples.png"), 16, 16, log);
+        SampleOutputs.AssertPngOfSize(System.IO.Path.Combine(output, "loss.png"), 800, 480, log);   // the CLI's LossPlot size
+        StringAssert.Contains(log, "wrote " + System.IO.Path.Combine(output, "loss.png"));
     }
 }

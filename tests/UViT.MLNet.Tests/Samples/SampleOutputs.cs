@@ -38,6 +38,17 @@ internal static class SampleOutputs
         Assert.IsTrue(bitmap.Width >= minWidth && bitmap.Height >= minHeight, $"{path} is {bitmap.Width}x{bitmap.Height}, expected at least {minWidth}x{minHeight}.");
     }
 
+    /// <summary>Asserts that <paramref name="path"/> is a PNG (by its signature, and it decodes) of exactly <paramref name="width"/> x <paramref name="height"/> pixels.</summary>
+    public static void AssertPngOfSize(string path, int width, int height, string log)
+    {
+        Assert.IsTrue(File.Exists(path), $"{path} was not written.\n{log}");
+        byte[] signature = [0x89, (byte)'P', (byte)'N', (byte)'G', 0x0D, 0x0A, 0x1A, 0x0A];
+        CollectionAssert.AreEqual(signature, File.ReadAllBytes(path).Take(signature.Length).ToArray(), $"{path} does not start with the PNG signature.");
+        using var bitmap = SKBitmap.Decode(path);
+        Assert.IsNotNull(bitmap, $"{path} is not a readable image.");
+        Assert.AreEqual((width, height), (bitmap.Width, bitmap.Height), $"size of {path}");
+    }
+
     /// <summary>Asserts that a model zip was written and is a zip archive.</summary>
     public static void AssertModelZip(string path, string log)
     {

@@ -3,6 +3,7 @@
 // itself, end to end on a tiny budget, in a separate process.
 using Microsoft.ML;
 using Microsoft.ML.Data;
+using UViT.MLNet.Tests.Samples;
 using UViT.MLNet.Tests.Support;
 using UViT.MLNet.Transforms.Data;
 
@@ -56,6 +57,7 @@ public sealed class ToyShapesTests
         Assert.AreEqual(0, exit, log);
         Assert.IsTrue(File.Exists(Path.Combine(output, "shapes.png")));
         Assert.IsTrue(File.Exists(Path.Combine(output, "model.zip")));
+        SampleOutputs.AssertPngOfSize(Path.Combine(output, "loss.png"), 800, 480, log);   // the CLI's LossPlot size
         StringAssert.Contains(log, "prompt check");
         StringAssert.Contains(log, "of 12 images");
     }

@@ -54,17 +54,21 @@ internal static class ShapesCommand
             Console.WriteLine($"data: {rows.Count} {parse.GetValue(size)}x{parse.GetValue(size)} shapes, 3 captions each (\"{rows[0].Captions[0]}\", \"{rows[0].Captions[1]}\", ...); text encoder: {text.Config}");
 
             var bar = new ConsoleProgressBar("training");
+            var losses = new LossPlot();
             var options = new UViTTrainerOptions
             {
                 MaxSteps = parse.GetValue(steps), BatchSize = parse.GetValue(batch), Seed = parse.GetValue(seed), Device = parse.GetValue(device)!,
                 CheckpointDirectory = Path.Combine(outputFolder, "checkpoint"), Resume = false, Sampling = sampling.Read(parse),
                 ReportInterval = 10,
-                Progress = new InlineProgress<TrainingProgress>(p => bar.Update(p.Step, p.TotalSteps, $"loss {p.Loss:F4}")),
+                Progress = new InlineProgress<TrainingProgress>(p => { bar.Update(p.Step, p.TotalSteps, $"loss {p.Loss:F4}"); losses.Add(p); }),
             };
             var encodeCaptions = mlContext.Transforms.EncodeText(text, new TextEncodingOptions { InputColumnName = nameof(ToyShapes.Row.Captions), Device = options.Device, BatchSize = 64 });
             using var trained = encodeCaptions.Append(mlContext.Diffusion().Trainers.UViT(options)).Fit(view);
             bar.Done();
             Console.WriteLine($"trained in {clock.Elapsed:mm\\:ss}");
+            string lossPng = Path.Combine(outputFolder, "loss.png");
+            losses.Save(lossPng, "uvit shapes: training loss (captioned toy shapes)");
+            if (losses.Count > 0) Console.WriteLine($"wrote {lossPng}");
 
             // The prompt pipeline a user keeps: prompt -> EncodeText -> U-ViT generation, one zip.
             var prompts = Enumerable.Range(0, ToyShapes.Shapes.Count).SelectMany(s => Enumerable.Range(0, ToyShapes.Colours.Count).Select(c => (Colour: c, Shape: s))).ToList();

@@ -15,7 +15,7 @@ namespace UViT.MLNet.Cli.Commands;
 /// <summary>
 /// <c>uvit train</c>: the main job. Trains a class-conditional U-ViT through the ML.NET pipeline (on the shipped MNIST digits
 /// by default, or on a folder with one subfolder per class), saves the model zip, loads it back in a fresh MLContext,
-/// generates every class with guidance and writes a PNG grid.
+/// generates every class with guidance and writes a PNG grid (samples.png) and the training-loss plot (loss.png).
 /// </summary>
 internal static class TrainCommand
 {
@@ -58,6 +58,7 @@ internal static class TrainCommand
             Console.WriteLine($"data: {description}");
             using var cancel = parse.GetValue(minutes) is double m ? new CancellationTokenSource(TimeSpan.FromMinutes(m)) : new CancellationTokenSource();
             var bar = new ConsoleProgressBar("training");
+            var losses = new LossPlot();
             var options = new UViTTrainerOptions
             {
                 MaxSteps = parse.GetValue(steps),
@@ -69,7 +70,7 @@ internal static class TrainCommand
                 Sampling = sampling.Read(parse),
                 Attention = parse.GetValue(attention),
                 ReportInterval = 10,
-                Progress = new InlineProgress<TrainingProgress>(p => bar.Update(p.Step, p.TotalSteps, $"loss {p.Loss:F4}")),
+                Progress = new InlineProgress<TrainingProgress>(p => { bar.Update(p.Step, p.TotalSteps, $"loss {p.Loss:F4}"); losses.Add(p); }),
                 CancellationToken = cancel.Token,
             };
             var recipe = UViTTrainerOptions.ShortRunRecipe;
@@ -93,6 +94,10 @@ internal static class TrainCommand
             var model = pipeline.Fit(view);
             bar.Done();
             Console.WriteLine($"trained in {clock.Elapsed:mm\\:ss}");
+            string lossPng = Path.Combine(outputFolder, "loss.png");
+            string dataName = parse.GetValue(data) is { } folder ? new DirectoryInfo(folder).Name : "MNIST";
+            losses.Save(lossPng, $"uvit train: training loss ({dataName}, batch {options.BatchSize})");
+            if (losses.Count > 0) Console.WriteLine($"wrote {lossPng}");
 
             string zip = Path.Combine(outputFolder, "model.zip");
             mlContext.Model.Save(model, view.Schema, zip);
