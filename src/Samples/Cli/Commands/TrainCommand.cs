@@ -57,6 +57,15 @@ internal static class TrainCommand
             var (view, pipelineStart, description) = LoadData(mlContext, parse.GetValue(data), parse.GetValue(size), parse.GetValue(grayscale));
             Console.WriteLine($"data: {description}");
             using var cancel = parse.GetValue(minutes) is double m ? new CancellationTokenSource(TimeSpan.FromMinutes(m)) : new CancellationTokenSource();
+            // Ctrl+C stops training at the next step like --minutes does: the checkpoint, model and samples are still written.
+            ConsoleCancelEventHandler stop = (_, e) =>
+            {
+                if (cancel.IsCancellationRequested) return;   // a second Ctrl+C ends the process at once
+                e.Cancel = true;
+                Console.Error.WriteLine("\nstopping after this step (Ctrl+C again to quit at once)...");
+                cancel.Cancel();
+            };
+            Console.CancelKeyPress += stop;
             var bar = new ConsoleProgressBar("training");
             var losses = new LossPlot();
             var options = new UViTTrainerOptions
@@ -92,6 +101,7 @@ internal static class TrainCommand
             }
             var pipeline = pipelineStart.Append(mlContext.Diffusion().Trainers.UViT(options));
             var model = pipeline.Fit(view);
+            Console.CancelKeyPress -= stop;
             bar.Done();
             Console.WriteLine($"trained in {clock.Elapsed:mm\\:ss}");
             string lossPng = Path.Combine(outputFolder, "loss.png");
