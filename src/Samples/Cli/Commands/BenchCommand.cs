@@ -37,9 +37,9 @@ internal static class BenchCommand
             {
                 string mnist = Path.Combine(AppContext.BaseDirectory, "data", "mnist");
                 var digits = IdxImageDataset.Read(Path.Combine(mnist, "images-idx3-ubyte.gz"), Path.Combine(mnist, "labels-idx1-ubyte.gz"), 2000);
-                Emit(BenchCases.PipelineOverhead(digits, steps: 60, batch: 64));
+                Emit(BenchCases.PipelineOverhead(digits, steps: 40, batch: 64));
             }
-            if (wanted.Contains("memory")) Emit(BenchCases.Memory(parse.GetValue(memorySteps), batch: 64));
+            if (wanted.Contains("memory")) Emit(BenchCases.Memory(parse.GetValue(memorySteps), batch: 32));
             return 0;
         }));
         return command;
