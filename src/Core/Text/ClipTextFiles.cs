@@ -20,4 +20,20 @@ public sealed record ClipTextFiles(string VocabPath, string MergesPath, ClipText
         string weights = File.Exists(Path.Combine(folder, "model.safetensors")) ? Path.Combine(folder, "model.safetensors") : Need("pytorch_model.bin");
         return new ClipTextFiles(Need("vocab.json"), Need("merges.txt"), ClipTextConfig.FromFile(Need("config.json")), weights);
     }
+
+    /// <summary>
+    /// A stand-in CLIP text encoder that needs no download, for samples and tests: the given tokenizer files and a small
+    /// tower with seeded random weights (frozen, as CLIP is in U-ViT training), written to <paramref name="folder"/>.
+    /// Different prompts still give different contexts. The default tower is 64 wide, 2 layers, 4 heads, and reads 16 tokens
+    /// instead of CLIP's 77 (short captions), which keeps a U-ViT's sequence short.
+    /// </summary>
+    public static ClipTextFiles WithRandomTower(string vocabPath, string mergesPath, string folder, ClipTextConfig? config = null, long seed = 20231)
+    {
+        config ??= new ClipTextConfig(VocabSize: 49408, HiddenSize: 64, NumHiddenLayers: 2, NumAttentionHeads: 4, IntermediateSize: 256, MaxPositionEmbeddings: 16);
+        Directory.CreateDirectory(folder);
+        string weights = Path.Combine(folder, "random-text-tower.safetensors");
+        TorchSharp.torch.manual_seed(seed);
+        using (var model = new ClipTextModel(config)) Checkpoints.StateDictFile.WriteSafetensors(weights, model.state_dict());
+        return new ClipTextFiles(vocabPath, mergesPath, config, weights);
+    }
 }

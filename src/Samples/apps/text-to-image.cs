@@ -16,7 +16,6 @@
 using System.Diagnostics;
 using Microsoft.ML;
 using Microsoft.ML.Data;
-using UViT.MLNet.Core.Checkpoints;
 using UViT.MLNet.Core.Generation;
 using UViT.MLNet.Core.Text;
 using UViT.MLNet.Estimators;
@@ -101,13 +100,8 @@ Console.WriteLine($"total {clock.Elapsed:mm\\:ss}");
 // are short), so the U-ViT's sequence is 33 tokens instead of 94. Different prompts still give different contexts.
 static ClipTextFiles SmallRandomTextTower(string folder)
 {
-    Directory.CreateDirectory(folder);
-    var config = new ClipTextConfig(VocabSize: 49408, HiddenSize: 64, NumHiddenLayers: 2, NumAttentionHeads: 4, IntermediateSize: 256, MaxPositionEmbeddings: 16);
-    string weights = Path.Combine(folder, "random-text-tower.safetensors");
-    TorchSharp.torch.manual_seed(20231);
-    using (var model = new ClipTextModel(config)) StateDictFile.WriteSafetensors(weights, model.state_dict());
     string clip = Path.Combine(SamplesFolder(), "data", "clip");
-    return new ClipTextFiles(Path.Combine(clip, "vocab.json"), Path.Combine(clip, "merges.txt"), config, weights);
+    return ClipTextFiles.WithRandomTower(Path.Combine(clip, "vocab.json"), Path.Combine(clip, "merges.txt"), folder);
 }
 
 // The MLImage and the pixels (0-255) of every generated row (reading the view is what runs the text encoder and the sampler).

@@ -2,6 +2,7 @@
 // and helpers to build generation requests and read generated columns.
 using Microsoft.ML;
 using Microsoft.ML.Data;
+using UViT.MLNet.Transforms.Generation;
 using UViT.MLNet.Core.Generation;
 using UViT.MLNet.Core.Networks;
 using UViT.MLNet.Estimators;
@@ -45,17 +46,5 @@ internal static class PipelineFixture
     }
 
     /// <summary>Every value of a vector column (GeneratedPixels by default), row after row.</summary>
-    public static List<float[]> Pixels(IDataView view, string column = "GeneratedPixels")
-    {
-        var result = new List<float[]>();
-        using var cursor = view.GetRowCursor([view.Schema[column]]);
-        var getter = cursor.GetGetter<VBuffer<float>>(view.Schema[column]);
-        VBuffer<float> value = default;
-        while (cursor.MoveNext())
-        {
-            getter(ref value);
-            result.Add(value.DenseValues().ToArray());
-        }
-        return result;
-    }
+    public static List<float[]> Pixels(IDataView view, string column = "GeneratedPixels") => view.ReadVectors(column);
 }

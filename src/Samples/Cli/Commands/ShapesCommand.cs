@@ -2,7 +2,6 @@ using System.CommandLine;
 using System.Diagnostics;
 using Microsoft.ML;
 using Microsoft.ML.Data;
-using UViT.MLNet.Core.Checkpoints;
 using UViT.MLNet.Core.Text;
 using UViT.MLNet.Estimators;
 using UViT.MLNet.Transforms.Data;
@@ -114,21 +113,11 @@ internal static class ShapesCommand
         public int Shape { get; set; }
     }
 
-    /// <summary>
-    /// A stand-in for CLIP that needs no download: the shipped CLIP tokenizer files and a 2-layer, 64-wide text tower with
-    /// seeded random weights (frozen, as CLIP is in the official training). Different prompts still give different contexts,
-    /// which is all the U-ViT needs to learn which words mean which colour and shape. It reads 16 tokens instead of CLIP's 77
-    /// (the captions are short), which makes the U-ViT's sequence 33 tokens instead of 94 and training about 3x faster.
-    /// </summary>
+    /// <summary>The shipped CLIP tokenizer files with a small random frozen tower (<see cref="ClipTextFiles.WithRandomTower"/>).</summary>
     private static ClipTextFiles SmallRandomTextTower(string folder)
     {
-        Directory.CreateDirectory(folder);
-        var config = new ClipTextConfig(VocabSize: 49408, HiddenSize: 64, NumHiddenLayers: 2, NumAttentionHeads: 4, IntermediateSize: 256, MaxPositionEmbeddings: 16);
-        string weights = Path.Combine(folder, "random-text-tower.safetensors");
-        TorchSharp.torch.manual_seed(20231);
-        using (var model = new ClipTextModel(config)) StateDictFile.WriteSafetensors(weights, model.state_dict());
         string data = Path.Combine(AppContext.BaseDirectory, "data", "clip");
-        return new ClipTextFiles(Path.Combine(data, "vocab.json"), Path.Combine(data, "merges.txt"), config, weights);
+        return ClipTextFiles.WithRandomTower(Path.Combine(data, "vocab.json"), Path.Combine(data, "merges.txt"), folder);
     }
 
     private static (List<MLImage> Images, List<float[]> Pixels) ReadImages(IDataView output, UViTGenerationTransformer generator)
