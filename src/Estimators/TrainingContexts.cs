@@ -42,7 +42,8 @@ internal sealed class TrainingContexts : IDisposable
             throw new ArgumentOutOfRangeException(nameof(data), $"Context column '{name}' must be a vector of Single (e.g. from EncodeText); found {column.Type}.");
         var (empty, tokens, width) = EmptyContextOf(column, vector, options);
         int perContext = tokens * width;
-        var values = new List<float>();
+        var rows = new List<float[]>();   // one array per row: no per-value list growth on millions of context values
+        long captions = 0;
         var first = new List<long>();
         var counts = new List<long>();
         using (var cursor = data.GetRowCursor([column]))
@@ -55,18 +56,28 @@ internal sealed class TrainingContexts : IDisposable
                 get(ref buffer);
                 if (buffer.Length == 0 || buffer.Length % perContext != 0)
                     throw new InvalidDataException($"Row {cursor.Position}: context column '{name}' has {buffer.Length} values; expected a positive multiple of {tokens} x {width} = {perContext} (one [T, D] context per caption).");
-                first.Add(values.Count / perContext);
-                counts.Add(buffer.Length / perContext);
-                foreach (float v in buffer.DenseValues())
+                var row = new float[buffer.Length];
+                buffer.CopyTo(row);
+                foreach (float v in row)
                 {
                     if (!float.IsFinite(v)) throw new InvalidDataException($"Row {cursor.Position}: context column '{name}' holds {v}.");
-                    values.Add(v);
                 }
+                first.Add(captions);
+                counts.Add(row.Length / perContext);
+                captions += row.Length / perContext;
+                rows.Add(row);
             }
         }
         if (first.Count == 0) throw new ArgumentException("The training data has no rows.");
+        var values = new float[captions * perContext];
+        long offset = 0;
+        foreach (var row in rows)
+        {
+            row.CopyTo(values, offset);
+            offset += row.Length;
+        }
         var emptyTensor = empty is null ? null : tensor(empty, [tokens, width]);
-        return new TrainingContexts(tensor(values.ToArray(), [values.Count / perContext, tokens, width]), tensor(first.ToArray()), tensor(counts.ToArray()), emptyTensor);
+        return new TrainingContexts(tensor(values, [captions, tokens, width]), tensor(first.ToArray()), tensor(counts.ToArray()), emptyTensor);
     }
 
     // [T, D] and the empty context: from the options, else from EncodeText's annotation, else (no guidance) from known dimensions.
