@@ -69,9 +69,12 @@ public static class ScriptHostLoading
         }
     }
 
-    // Called only after the runtime's own probing failed: looks in runtimes/<rid>/native beside the requesting assembly.
+    // Called only after the runtime's own probing failed: TorchSharp's glue is the patched copy LibTorchPreload loaded, if any;
+    // anything else is looked up in runtimes/<rid>/native beside the requesting assembly.
     private static IntPtr ResolveNative(Assembly assembly, string name)
     {
+        if (LibTorchPreload.PatchedGlue != IntPtr.Zero && name is "LibTorchSharp" or "libLibTorchSharp" or "libLibTorchSharp.so")
+            return LibTorchPreload.PatchedGlue;
         string? folder = string.IsNullOrEmpty(assembly.Location) ? null : Path.GetDirectoryName(assembly.Location);
         if (folder is null) return IntPtr.Zero;
         string native = Path.Combine(folder, "runtimes", RuntimeInformation.RuntimeIdentifier, "native");

@@ -1,4 +1,5 @@
 // Loads libtorch once, with a clear error when it cannot, and parses the device/dtype options every component shares.
+using System.Reflection;
 using System.Runtime.InteropServices;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -10,9 +11,10 @@ public sealed class TorchRuntimeException(string message, Exception? inner = nul
 
 /// <summary>
 /// Process-wide libtorch start-up. Call <see cref="EnsureLoaded"/> (every public entry point of this library does) before
-/// any tensor work: it loads the libtorch that ships next to the application first (so a system libtorch, e.g. Debian's
-/// python3-torch, cannot shadow it), installs the <see cref="ScriptHostLoading"/> fallbacks (notebooks), and turns
-/// TorchSharp's terse load failure into an actionable message.
+/// any tensor work: it loads the application's libtorch first (<see cref="LibTorchPreload"/>: a system libtorch cannot
+/// shadow it, and TorchSharp's glue is patched at run time where the build could not), installs the
+/// <see cref="ScriptHostLoading"/> fallbacks (notebooks), and turns TorchSharp's load failure into an actionable message:
+/// the backend packages to add when there is no libtorch at all.
 /// </summary>
 public static class TorchRuntime
 {
@@ -26,7 +28,7 @@ public static class TorchRuntime
         {
             if (Loaded.Contains(device)) return;
             ScriptHostLoading.Install();
-            PreloadBundledLibTorch();
+            LibTorchPreload.Run(LibTorchVersion);
             try
             {
                 torch.InitializeDeviceType(device);
@@ -49,8 +51,9 @@ public static class TorchRuntime
         EnsureLoaded(type);
         if (type == DeviceType.CUDA && !torch.cuda.is_available())
             throw new TorchRuntimeException(
-                $"Device '{name}' was requested but CUDA is not available. Build with -p:TorchBackend=cuda-linux " +
-                "(or cuda-windows) on a machine with an NVIDIA driver, or use --device cpu.");
+                $"Device '{name}' was requested but CUDA is not available. Use a CUDA backend - the package TorchSharp-cuda-linux or " +
+                $"TorchSharp-cuda-windows {TorchSharpVersion} in an application, -p:TorchBackend=cuda-linux (or cuda-windows) in this " +
+                "repository - on a machine with an NVIDIA driver, or use --device cpu.");
         return torch.device(text);
     }
 
@@ -64,35 +67,45 @@ public static class TorchRuntime
         _ => throw new ArgumentException($"Unknown dtype '{name}'. Use float32, float16, bfloat16 or float64.", nameof(name)),
     };
 
-    // TorchSharp resolves libtorch and its glue libLibTorchSharp by name; loading our bundled copies by full path first makes
-    // those names resolve to them. Searched next to the application (AppContext.BaseDirectory), then next to TorchSharp.dll
-    // and this assembly: a notebook kernel or script host has its own base directory and no deps.json pointing at ours.
-    private static void PreloadBundledLibTorch()
-    {
-        if (!RuntimeInformation.IsOSPlatform(OSPlatform.Linux)) return;
-        string rid = RuntimeInformation.ProcessArchitecture == Architecture.Arm64 ? "linux-arm64" : "linux-x64";
-        string?[] roots = [AppContext.BaseDirectory, Path.GetDirectoryName(typeof(torch).Assembly.Location), Path.GetDirectoryName(typeof(TorchRuntime).Assembly.Location)];
-        foreach (string root in roots.OfType<string>().Where(r => r.Length > 0).Distinct())
-        {
-            foreach (string folder in new[] { root, Path.Combine(root, "runtimes", rid, "native") })
-            {
-                string candidate = Path.Combine(folder, "libtorch.so");
-                if (!File.Exists(candidate) || !NativeLibrary.TryLoad(candidate, out _)) continue;
-                string glue = Path.Combine(folder, "libLibTorchSharp.so");
-                if (File.Exists(glue)) NativeLibrary.TryLoad(glue, out _);   // a failure here is explained by InitializeDeviceType
-                return;
-            }
-        }
-    }
+    /// <summary>The libtorch release of the backend packages that match this TorchSharp (from Directory.Packages.props).</summary>
+    public static string LibTorchVersion { get; } = BuildMetadata("LibTorchVersion");
+
+    /// <summary>The TorchSharp release this library is built against (its CUDA and all-platform packages share it).</summary>
+    public static string TorchSharpVersion { get; } = BuildMetadata("TorchSharpVersion");
+
+    // Versions stamped into this assembly at build time (UViT.MLNet.Core.csproj), so the packages' versions live in one place.
+    private static string BuildMetadata(string key) =>
+        typeof(TorchRuntime).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>().FirstOrDefault(a => a.Key == key)?.Value ?? "(unknown)";
+
+    /// <summary>The CPU backend package for the running platform, e.g. "libtorch-cpu-linux-x64".</summary>
+    public static string CpuBackendPackage => "libtorch-cpu-" + (RuntimeInformation.IsOSPlatform(OSPlatform.Windows) ? "win" : RuntimeInformation.IsOSPlatform(OSPlatform.OSX) ? "osx" : "linux")
+                                              + "-" + RuntimeInformation.ProcessArchitecture.ToString().ToLowerInvariant();
+
+    /// <summary>
+    /// The message for an application that has no libtorch at all: the library references TorchSharp only, and the backend
+    /// is one package the application adds (as with ML.NET's TorchSharp trainers).
+    /// </summary>
+    public static string MissingBackendMessage(IEnumerable<string> searched) =>
+        "No libtorch backend was found: UViT.MLNet runs on TorchSharp, whose native libtorch comes from one package that the " +
+        $"application adds. For this machine: `dotnet add package {CpuBackendPackage} --version {LibTorchVersion}`. The choices: " +
+        $"libtorch-cpu-linux-x64, libtorch-cpu-win-x64 or libtorch-cpu-osx-arm64 {LibTorchVersion} (CPU, one platform), " +
+        $"TorchSharp-cpu {TorchSharpVersion} (CPU, all three platforms), TorchSharp-cuda-linux or TorchSharp-cuda-windows " +
+        $"{TorchSharpVersion} (NVIDIA GPUs). Searched: {string.Join(", ", searched)}.";
+
+    /// <summary>Whether any libtorch CPU library (every backend package has one) sits where the application loads from.</summary>
+    private static bool BackendPresent(IEnumerable<string> folders) =>
+        folders.Any(folder => new[] { "libtorch_cpu.so", "torch_cpu.dll", "libtorch_cpu.dylib" }.Any(file => File.Exists(Path.Combine(folder, file))));
 
     private static string Explain(DeviceType device, Exception e)
     {
+        var folders = LibTorchPreload.LibTorchFolders(LibTorchVersion);
+        if (!BackendPresent(folders)) return MissingBackendMessage(folders);
         string detail = e.Message + (e.InnerException is null ? "" : " / " + e.InnerException.Message);
         return $"libtorch could not be loaded for {device}: {detail}{Environment.NewLine}" +
                "Check that: (1) the application was built with `dotnet build`/`dotnet publish` so that runtimes/<rid>/native " +
                "holds libtorch and libLibTorchSharp.so; (2) on Debian 12 and other distributions with libstdc++ older than " +
                "GLIBCXX_3.4.32, the build step 'PatchLibTorchSharpInOutput' ran (it marks that version need weak; run " +
-               "`readelf -V libLibTorchSharp.so` and look for 'Flags: WEAK' on GLIBCXX_3.4.32); (3) the TorchBackend build " +
-               "property matches the device (cpu, cuda-linux, cuda-windows).";
+               "`readelf -V libLibTorchSharp.so` and look for 'Flags: WEAK' on GLIBCXX_3.4.32); (3) the backend package matches " +
+               "the device (a libtorch-cpu-* package or TorchSharp-cpu for the CPU, TorchSharp-cuda-* for CUDA).";
     }
 }

@@ -9,7 +9,7 @@
 // autoencoder_kl.pth is not downloaded: the U-ViT repository ships it as assets/stable-diffusion/autoencoder_kl.pth.
 // With the random stand-in the decoded images are noise; the pipeline, the training and the zip are the same.
 // The notebook ../notebooks/04-latent-diffusion.ipynb walks through the same code cell by cell.
-#:project ../../Estimators/UViT.MLNet.Estimators.csproj
+#:project ../Support/UViT.MLNet.Samples.csproj
 #:property PublishAot=false
 
 using System.Diagnostics;

@@ -11,7 +11,7 @@
 // With them, each image takes about 3.3 minutes on 2 CPU cores (50 DPM-Solver steps with guidance: 190 s; decoding at
 // 256x256: 9 s); one image per class, five in all.
 // The notebook ../notebooks/03-official-checkpoints.ipynb walks through the same code cell by cell.
-#:project ../../Estimators/UViT.MLNet.Estimators.csproj
+#:project ../Support/UViT.MLNet.Samples.csproj
 #:property PublishAot=false
 
 using System.Diagnostics;

@@ -6,7 +6,7 @@
 //   dotnet run quick-start.cs -- --output DIR     # where model.zip and the PNGs go (default: outputs/quick-start)
 //
 // The notebook ../notebooks/01-quick-start.ipynb walks through the same code cell by cell.
-#:project ../../Estimators/UViT.MLNet.Estimators.csproj
+#:project ../Support/UViT.MLNet.Samples.csproj
 #:property PublishAot=false
 
 using System.Diagnostics;

@@ -10,7 +10,7 @@
 // Without --clip the text encoder is the CLIP tokenizer shipped in src/Samples/data/clip with a small random, frozen text
 // tower (2 layers, 64 wide, 16 tokens), written here as safetensors: nothing is downloaded. The notebook
 // ../notebooks/05-text-to-image.ipynb walks through the same code cell by cell.
-#:project ../../Estimators/UViT.MLNet.Estimators.csproj
+#:project ../Support/UViT.MLNet.Samples.csproj
 #:property PublishAot=false
 
 using System.Diagnostics;

@@ -8,7 +8,7 @@
 //   dotnet run your-own-images.cs -- --output DIR          # where model.zip and the PNGs go (default: outputs/your-own-images)
 //
 // The notebook ../notebooks/02-your-own-images.ipynb walks through the same code cell by cell.
-#:project ../../Estimators/UViT.MLNet.Estimators.csproj
+#:project ../Support/UViT.MLNet.Samples.csproj
 #:property PublishAot=false
 
 using System.Diagnostics;

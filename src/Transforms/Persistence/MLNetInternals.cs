@@ -1,8 +1,8 @@
 // The reflection bridge to the ML.NET 5.0.1 internals that third-party transformers need to live inside an ML.NET model
 // zip (docs/design-decisions.md, "Model-zip persistence"). ML.NET exposes ICanSaveModel and ModelSaveContext publicly but
 // keeps their members internal, and ModelLoadContext, VersionInfo, LoadableClassAttribute, SignatureLoadModel and the
-// SchemaShape.Column constructor are internal. Every member is resolved once, on first use; if any is missing (another
-// ML.NET version) the error names it and the version we need.
+// SchemaShape.Column constructor are internal. Every member is resolved once, on first use: an ML.NET outside the 5.0 line
+// fails there with a message naming both versions, and a missing member (a patch release that moved it) names the member.
 using System.Reflection;
 using Microsoft.ML;
 using Microsoft.ML.Data;
@@ -12,8 +12,11 @@ namespace UViT.MLNet.Transforms.Persistence;
 
 internal static class MLNetInternals
 {
-    /// <summary>The ML.NET version the bridge was written against (Microsoft.ML is pinned to it).</summary>
+    /// <summary>The ML.NET version the bridge was written against; the packages accept [5.0.1, 5.1.0).</summary>
     public const string SupportedVersion = "5.0.1";
+
+    /// <summary>The release line the bridge accepts: internals may move between minor releases, not within 5.0.x.</summary>
+    private const string SupportedLine = "5.0.";
 
     private const BindingFlags AnyInstance = BindingFlags.Instance | BindingFlags.Public | BindingFlags.NonPublic;
 
@@ -43,6 +46,12 @@ internal static class MLNetInternals
 
     private static Members Resolve()
     {
+        string loaded = LoadedVersion();
+        if (!loaded.StartsWith(SupportedLine, StringComparison.Ordinal))
+            throw new InvalidOperationException(
+                $"UViT.MLNet needs Microsoft.ML 5.0.x (built against {SupportedVersion}), but this application loaded Microsoft.ML " +
+                $"{loaded}. Reference Microsoft.ML {SupportedVersion} (or a later 5.0 patch release) in the application.");
+
         Assembly core = typeof(ICanSaveModel).Assembly;          // Microsoft.ML.Core
         Type Type(Assembly assembly, string name) => assembly.GetType(name) ?? throw Missing($"type {name}");
         MethodInfo Method(Type type, string name, params Type[] parameters) =>
@@ -80,12 +89,18 @@ internal static class MLNetInternals
             Field(typeof(TransformsCatalog), "_env"));
     }
 
-    private static InvalidOperationException Missing(string what)
+    private static InvalidOperationException Missing(string what) => new(
+        $"UViT.MLNet cannot save or load models with this ML.NET: {what} was not found in Microsoft.ML {LoadedVersion()}. " +
+        $"UViT.MLNet's model-zip support is built against Microsoft.ML {SupportedVersion}; reference that version.");
+
+    /// <summary>
+    /// The NuGet version of the loaded ML.NET ("5.0.1"), from its informational version ("5.0.1+commit"): ML.NET's assembly
+    /// version is 1.0.0.0 in every release, so it cannot tell them apart.
+    /// </summary>
+    internal static string LoadedVersion()
     {
-        string version = typeof(MLContext).Assembly.GetName().Version?.ToString() ?? "unknown";
-        return new InvalidOperationException(
-            $"UViT.MLNet cannot save or load models with this ML.NET: {what} was not found in Microsoft.ML {version}. " +
-            $"UViT.MLNet's model-zip support is built against Microsoft.ML {SupportedVersion} exactly; reference that version.");
+        string? informational = typeof(ICanSaveModel).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion;
+        return string.IsNullOrEmpty(informational) ? "(unknown version)" : informational.Split('+')[0];
     }
 
     /// <summary>Creates an ML.NET VersionInfo for <paramref name="format"/>.</summary>

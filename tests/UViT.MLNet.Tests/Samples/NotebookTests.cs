@@ -1,6 +1,6 @@
 // Runs every notebook in src/Samples/notebooks headless with the dotnet-repl tool (restored from .config/dotnet-tools.json)
 // and fails with the failing cells' errors. Each notebook writes into UVIT_SAMPLES_OUTPUT; the test checks what it left there
-// and that the executed notebook shows an image inline. The notebooks reference src/Estimators/bin/Release: a Debug test
+// and that the executed notebook shows an image inline. The notebooks reference src/Samples/Support/bin/Release: a Debug test
 // run builds that first.
 using System.Text;
 using System.Text.Json;
@@ -125,7 +125,7 @@ public sealed class NotebookTests
         return (log.ToString(), errors, images);
     }
 
-    /// <summary>The notebooks `#r` the Release build of src/Estimators; a Release test run has just built it, a Debug one builds it here once.</summary>
+    /// <summary>The notebooks `#r` the library from the Release build of src/Samples/Support; a Release test run has just built it, a Debug one builds it here once.</summary>
     private static readonly Lazy<ReleaseBuildCheck> ReleaseBuild = new(() => new ReleaseBuildCheck());
 
     private sealed class ReleaseBuildCheck
@@ -136,15 +136,15 @@ public sealed class NotebookTests
         {
             if (DotnetProcess.Configuration == "Release") return;
             var (exitCode, output) = DotnetProcess.Run(Fixtures.RepoRoot, new Dictionary<string, string>(), TimeSpan.FromMinutes(10),
-                "build", Path.Combine("src", "Estimators"), "-c", "Release");
-            if (exitCode != 0) _failure = $"`dotnet build src/Estimators -c Release` (which the notebooks reference) failed:\n{output}";
+                "build", Path.Combine("src", "Samples", "Support"), "-c", "Release");
+            if (exitCode != 0) _failure = $"`dotnet build src/Samples/Support -c Release` (which the notebooks reference) failed:\n{output}";
         }
 
         public void Ensure()
         {
             if (_failure is not null) Assert.Fail(_failure);
-            string library = Path.Combine(Fixtures.RepoRoot, "src", "Estimators", "bin", "Release", "net10.0", "UViT.MLNet.Estimators.dll");
-            Assert.IsTrue(File.Exists(library), $"{library} is missing: run `dotnet build src/Estimators -c Release`.");
+            string library = Path.Combine(Fixtures.RepoRoot, "src", "Samples", "Support", "bin", "Release", "net10.0", "UViT.MLNet.Estimators.dll");
+            Assert.IsTrue(File.Exists(library), $"{library} is missing: run `dotnet build src/Samples/Support -c Release`.");
         }
     }
 }
