@@ -1,4 +1,4 @@
-// `uvit`: the UViT.MLNet command-line tool. Each verb lives in Commands/; exit codes: 0 success, 1 bad input, 2 usage error.
+// `uvit`: the UViT.MLNet command-line tool. Each verb lives in Commands/; exit codes: 0 success, 1 bad input or usage error.
 using System.CommandLine;
 using UViT.MLNet.Cli.Commands;
 

@@ -70,7 +70,7 @@ public sealed class AutoencoderOfficialConfigTests
     {
         // attn_resolutions is honoured at the sides the official curr_res arithmetic gives: encoder level i runs at
         // resolution / 2^i, decoder level i too (decoder.up.0 highest). Resolution 32, ch_mult [1, 2]: side 16 = level 1.
-        var config = AutoencoderFixture.Config() with { AttnResolutions = [16] };
+        var config = new AutoencoderKLConfig { Ch = 32, ChMult = [1, 2], NumResBlocks = 1, Resolution = 32, AttnResolutions = [16] };
         using var model = new AutoencoderKL(config, device: META);
         var keys = model.state_dict().Keys.ToList();
         Assert.IsTrue(keys.Contains("encoder.down.1.attn.0.q.weight"), "encoder level 1 (side 16) needs attention");

@@ -4,9 +4,14 @@
 //
 // Noise floor: these samples reach |x| ~ 450 (a random network's x0 predictions), where float32's spacing is 3e-5, and the
 // samplers amplify rounding: scaling the network's output by (1 + 1e-7), about one float32 ulp, moves the final
-// Euler-Maruyama sample by 1.4e-4, and scaling z_init by (1 +- 1e-7) moves it by 1.4e-4 to 2.1e-4 (measured). The official outputs carry their BLAS's rounding, ours libtorch's, so an absolute
-// 1e-4 is below what float32 can promise at that magnitude. The bound used is therefore the manifest's absolute tolerance
-// or, when larger, RelativeNoiseFloor x max|reference| (about 8 ulps, 2-3x the measured floor).
+// Euler-Maruyama sample by 1.4e-4, and scaling z_init by (1 +- 1e-7) moves it by 1.4e-4 to 2.1e-4 (measured). The official
+// outputs carry their BLAS's rounding, ours libtorch's, so an absolute 1e-4 is below what float32 can promise at that
+// magnitude: the official code itself (sde.py, dpm_solver_pytorch.py, libs/uvit.py at ce55170), run on Debian's PyTorch
+// 1.13.1 (one thread, math attention) with these weights and inputs, lands 1.5e-4 from euler_maruyama_30 and 7.6e-5 from
+// continuous_dpm_fast_50, as ours lands 1.5e-4 and 1.2e-4 (measured). With a network that rounds the same everywhere
+// (eps = 0.5 x + 0.001 t) our samplers and the official ones agree within 1-3 ulps, so the gap is the network's rounding,
+// not the samplers' arithmetic. The bound used is therefore the manifest's absolute tolerance or, when larger,
+// RelativeNoiseFloor x max|reference|: 1e-6 relative, about 3x the largest gap measured.
 using UViT.MLNet.Core.Diffusion;
 using UViT.MLNet.Tests.Support;
 using static TorchSharp.torch;
@@ -16,7 +21,7 @@ namespace UViT.MLNet.Tests.Diffusion;
 [TestClass]
 public sealed class SamplerParityTests
 {
-    /// <summary>Relative bound for large-magnitude outputs (see the header): ~8 float32 ulps.</summary>
+    /// <summary>Relative bound for large-magnitude outputs (see the header): 8 to 16 float32 ulps of max|reference|.</summary>
     private const double RelativeNoiseFloor = 1e-6;
 
     public static IEnumerable<object[]> DiscreteCases() => SamplerFixture.Cases("discrete_dpmpp_");

@@ -1,10 +1,9 @@
-// A latent U-ViT as one ML.NET pipeline on tiny configs: images -> EncodeLatents (sampled latents) -> U-ViT trainer on the
+// A latent U-ViT as one ML.NET pipeline on tiny configs (shapes from the fixture autoencoder): images -> EncodeLatents (sampled latents) -> U-ViT trainer on the
 // latent column -> generation -> DecodeLatents -> images, saved as one model zip and loaded in a fresh MLContext with
 // bit-identical outputs.
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using UViT.MLNet.Core.Generation;
-using UViT.MLNet.Core.Networks;
 using UViT.MLNet.Estimators;
 using UViT.MLNet.Transforms.Generation;
 using UViT.MLNet.Transforms.Latents;
@@ -19,9 +18,6 @@ public sealed class LatentPipelineTests
 {
     public TestContext TestContext { get; set; } = null!;
 
-    /// <summary>4x8x8 latents (the fixture autoencoder halves 16x16 images), 2 classes + the null class.</summary>
-    private static UViTConfig TinyLatentNetwork => new() { ImageSize = 8, PatchSize = 2, InChannels = 4, EmbedDim = 32, Depth = 2, NumHeads = 2, NumClasses = 3 };
-
     [TestMethod]
     public void LatentPipelineTrainsGeneratesDecodesAndRoundTripsThroughOneZip()
     {
@@ -29,7 +25,7 @@ public sealed class LatentPipelineTests
         var data = LatentFixture.Images(mlContext, 8);
         var trainer = mlContext.Diffusion().Trainers.UViT(new UViTTrainerOptions
         {
-            ImageColumnName = "Latent", InputRange = PixelRange.Symmetric, Network = TinyLatentNetwork, MaxSteps = 3, BatchSize = 4, Seed = 7,
+            ImageColumnName = "Latent", InputRange = PixelRange.Symmetric, Network = LatentFixture.TinyLatentNetwork, MaxSteps = 3, BatchSize = 4, Seed = 7,
             Sampling = new SamplerSettings { Steps = 2, GuidanceScale = 1.0 }, GenerationBatchSize = 3,
         });
         var pipeline = mlContext.Transforms.EncodeLatents(LatentFixture.CheckpointPath, inputRange: PixelRange.Bytes, autoencoder: LatentFixture.Config, batchSize: 4)
@@ -38,14 +34,17 @@ public sealed class LatentPipelineTests
         using var model = pipeline.Fit(data);
 
         var output = model.Transform(data);
-        Assert.AreEqual(new VectorDataViewType(NumberDataViewType.Single, 4, 8, 8), output.Schema["Latent"].Type);
-        Assert.AreEqual(new VectorDataViewType(NumberDataViewType.Single, 4, 8, 8), output.Schema["GeneratedPixels"].Type);
-        Assert.AreEqual(new VectorDataViewType(NumberDataViewType.Single, 3, 16, 16), output.Schema["DecodedPixels"].Type);
+        var latent = new VectorDataViewType(NumberDataViewType.Single, LatentFixture.LatentChannels, LatentFixture.LatentSize, LatentFixture.LatentSize);
+        Assert.AreEqual(latent, output.Schema["Latent"].Type);
+        Assert.AreEqual(latent, output.Schema["GeneratedPixels"].Type);
+        Assert.AreEqual(new VectorDataViewType(NumberDataViewType.Single, LatentFixture.Config.OutChannels, LatentFixture.Size, LatentFixture.Size), output.Schema["DecodedPixels"].Type);
         var before = PipelineFixture.Pixels(output, "DecodedPixels");
         Assert.HasCount(8, before);
         Assert.IsTrue(before.All(p => p.All(v => v is >= 0f and <= 255f)));
-        var images = Images(output);
-        Assert.IsTrue(images.All(i => i.Width == 16 && i.Height == 16));
+        if (LatentFixture.Config.OutChannels is 1 or 3)   // DecodeLatents adds its MLImage column for grey and RGB autoencoders only
+            Assert.IsTrue(Images(output).All(i => i.Width == LatentFixture.Size && i.Height == LatentFixture.Size));
+        else
+            Assert.IsNull(output.Schema.GetColumnOrNull("DecodedImage"));
 
         string zip = Path.Combine(TestContext.TestRunDirectory ?? Path.GetTempPath(), Guid.NewGuid().ToString("N") + "_latent_model.zip");
         mlContext.Model.Save(model, data.Schema, zip);

@@ -1,8 +1,7 @@
-// Moments caches built from an image column with the fixture autoencoder (ch 32, ch_mult [1,2]: 16x16 images to 4x8x8
-// latents), and the U-ViT trainer trained from such a cache, including an exact resume.
+// Moments caches built from an image column with the fixture autoencoder (C x Size x Size images to E x 8 x 8 latents,
+// shapes from its config), and the U-ViT trainer trained from such a cache, including an exact resume.
 using Microsoft.ML;
 using UViT.MLNet.Core.Generation;
-using UViT.MLNet.Core.Networks;
 using UViT.MLNet.Core.Training;
 using UViT.MLNet.Estimators;
 using UViT.MLNet.Transforms.Generation;
@@ -17,9 +16,6 @@ namespace UViT.MLNet.Tests.Latents;
 public sealed class MomentsCacheTrainingTests
 {
     public TestContext TestContext { get; set; } = null!;
-
-    /// <summary>4x8x8 latents, 2 classes + the null class.</summary>
-    private static UViTConfig TinyLatentNetwork => new() { ImageSize = 8, PatchSize = 2, InChannels = 4, EmbedDim = 32, Depth = 2, NumHeads = 2, NumClasses = 3 };
 
     private string TempPath(string name) => Path.Combine(TestContext.TestRunDirectory ?? Path.GetTempPath(), Guid.NewGuid().ToString("N") + "_" + name);
 
@@ -37,15 +33,16 @@ public sealed class MomentsCacheTrainingTests
         var mlContext = new MLContext(seed: 1);
         string path = BuildCache(mlContext, 5);
         var pixels = PipelineFixture.Pixels(LatentFixture.Images(mlContext, 5), "Image").SelectMany(p => p).Select(v => v / 127.5f - 1f).ToArray();
-        using var images = tensor(pixels, [5, 3, LatentFixture.Size, LatentFixture.Size]);   // [5, 3, 16, 16]
+        using var images = tensor(pixels, [5, LatentFixture.Channels, LatentFixture.Size, LatentFixture.Size]);   // [5, C, H, W]
         using var autoencoder = AutoencoderFixture.LoadModel();
         using var noGrad = no_grad();
-        using var expected = autoencoder.Moments(images);                                        // [5, 8, 8, 8]
-        using var expectedFlipped = autoencoder.Moments(images.flip(3));                         // [5, 8, 8, 8]
+        using var expected = autoencoder.Moments(images);                                        // [5, 2E, 8, 8]
+        using var expectedFlipped = autoencoder.Moments(images.flip(3));                         // [5, 2E, 8, 8]
 
         using var cache = MomentsCache.Open(path);
         Assert.AreEqual(5, cache.Count);
-        Assert.AreEqual((8, 8, 8, true, autoencoder.Config.ScaleFactor), (cache.Header.Channels, cache.Header.Height, cache.Header.Width, cache.Header.HasFlipped, cache.Header.ScaleFactor));
+        int size = LatentFixture.LatentSize;
+        Assert.AreEqual((2 * LatentFixture.LatentChannels, size, size, true, autoencoder.Config.ScaleFactor), (cache.Header.Channels, cache.Header.Height, cache.Header.Width, cache.Header.HasFlipped, cache.Header.ScaleFactor));
         CollectionAssert.AreEqual(new[] { "0", "1" }, cache.Header.ClassNames!.ToArray());
         long[] rows = [0, 1, 2, 3, 4];
         // The cache encodes in batches of 3, the reference in one batch of 5: convolutions may round differently (~2e-6).
@@ -64,7 +61,7 @@ public sealed class MomentsCacheTrainingTests
             .Fit(LatentFixture.Images(mlContext, 3)).Transform(LatentFixture.Images(mlContext, 3));
         string path = TempPath("from_column.moments");
         var header = MomentsCacheBuilder.BuildFromMoments(encoded, path, "Moments", LatentFixture.Config.ScaleFactor, new MomentsCacheOptions { BatchSize = 2 });
-        Assert.AreEqual((3L, 8, false, true), (header.Count, header.Channels, header.HasFlipped, header.HasLabels));
+        Assert.AreEqual((3L, 2 * LatentFixture.LatentChannels, false, true), (header.Count, header.Channels, header.HasFlipped, header.HasLabels));
 
         using var cache = MomentsCache.Open(path);
         var column = PipelineFixture.Pixels(encoded, "Moments");
@@ -75,7 +72,7 @@ public sealed class MomentsCacheTrainingTests
 
     private UViTTrainerOptions Options(string cache, int steps) => new()
     {
-        MomentsCachePath = cache, Network = TinyLatentNetwork, MaxSteps = steps, BatchSize = 4, Seed = 7, ReportInterval = 1,
+        MomentsCachePath = cache, Network = LatentFixture.TinyLatentNetwork, MaxSteps = steps, BatchSize = 4, Seed = 7, ReportInterval = 1,
         Sampling = new SamplerSettings { Steps = 2, GuidanceScale = 1.0 }, GenerationBatchSize = 2,
     };
 
@@ -106,7 +103,7 @@ public sealed class MomentsCacheTrainingTests
         var requests = PipelineFixture.Requests(mlContext, [(0, 1), (1, 2)], classCount: 2);
         var generated = PipelineFixture.Pixels(straightModel.Transform(requests));
         Assert.HasCount(2, generated);
-        Assert.IsTrue(generated.All(g => g.Length == 4 * 8 * 8 && g.All(float.IsFinite)));
+        Assert.IsTrue(generated.All(g => g.Length == LatentFixture.LatentChannels * LatentFixture.LatentSize * LatentFixture.LatentSize && g.All(float.IsFinite)));
         var resumed = PipelineFixture.Pixels(resumedModel.Transform(requests));
         for (int i = 0; i < generated.Count; i++) CollectionAssert.AreEqual(generated[i], resumed[i]);
     }

@@ -106,14 +106,26 @@ public sealed class TrainAndGenerateTests
     {
         var mlContext = new MLContext(seed: 1);
         using var cancel = new CancellationTokenSource();
+        var data = PipelineFixture.Mnist(32).ToDataView(mlContext);
+        var steps = new List<long>();
         var options = PipelineFixture.TinyOptions(steps: 1000);
         options.ReportInterval = 1;
-        options.Progress = new SynchronousProgress<TrainingProgress>(p => { if (p.Step >= 3) cancel.Cancel(); });
+        options.Progress = new SynchronousProgress<TrainingProgress>(p => { steps.Add(p.Step); if (p.Step >= 3) cancel.Cancel(); });
         options.CancellationToken = cancel.Token;
-        options.CheckpointDirectory = TempPath("ckpt");
-        using var model = mlContext.Diffusion().Trainers.UViT(options).Fit(PipelineFixture.Mnist(32).ToDataView(mlContext));
+        options.CheckpointDirectory = TempPath("ckpt");   // CheckpointInterval (500) is far away: only the cancel writes one
+        using var model = mlContext.Diffusion().Trainers.UViT(options).Fit(data);
         Assert.IsNotNull(model);
+        CollectionAssert.AreEqual(new long[] { 1, 2, 3 }, steps, "training must stop at the step after the cancel");
         Assert.IsTrue(File.Exists(Path.Combine(options.CheckpointDirectory, "latest.ckpt")), "a cancelled run must leave its checkpoint");
+
+        // The checkpoint is the one of step 3: resuming to 4 steps runs step 4 only.
+        var resumedSteps = new List<long>();
+        var resume = PipelineFixture.TinyOptions(steps: 4);
+        resume.ReportInterval = 1;
+        resume.CheckpointDirectory = options.CheckpointDirectory;
+        resume.Progress = new SynchronousProgress<TrainingProgress>(p => resumedSteps.Add(p.Step));
+        using (mlContext.Diffusion().Trainers.UViT(resume).Fit(data)) { }
+        CollectionAssert.AreEqual(new long[] { 4 }, resumedSteps, "the cancelled run's checkpoint must hold step 3");
     }
 
     [TestMethod]

@@ -36,6 +36,9 @@ internal static partial class ClipFixtures
         }
     }
 
+    /// <summary>Tokens per text in tokenizer.json (every id row is padded to it).</summary>
+    public static int ContextLength => TokenizerCases.Select(c => c.Ids.Length).Distinct().Single();
+
     /// <summary>Case indices of tokenizer.json, for DynamicData.</summary>
     public static IEnumerable<object[]> TokenizerCaseIndices() => Enumerable.Range(0, TokenizerCases.Count).Select(i => new object[] { i });
 

@@ -27,16 +27,24 @@ public sealed class ClipTokenizerTests
     public void FramingComesFromTheVocabularyAndTruncationKeepsTheEndToken()
     {
         var tokenizer = ClipFixtures.Tokenizer;
-        Assert.AreEqual(ClipFixtures.TokenizerCases[0].Ids.Length, tokenizer.ContextLength);
-        Assert.AreEqual(ClipFixtures.TokenizerCases[0].Ids[0], tokenizer.StartOfTextId);
-        Assert.AreEqual(ClipFixtures.TokenizerCases[0].Ids[1], tokenizer.EndOfTextId);
-        // The fixture's longest text fits (40 BPE tokens); three copies of it do not (README: cut to 77, end token last).
-        string text = string.Join(" ", Enumerable.Repeat(ClipFixtures.TokenizerCases.MaxBy(c => c.Text.Length).Text, 3));
-        var bpe = tokenizer.EncodeToBpeIds(text);
+        // README: every row is <|startoftext|>, the BPE ids, <|endoftext|>, then <|endoftext|> as padding; an over-long
+        // text is cut with <|endoftext|> last. So every row starts with the start token and ends with the end token.
+        foreach (var (text, ids) in ClipFixtures.TokenizerCases)
+        {
+            Assert.HasCount(tokenizer.ContextLength, ids, $"'{text}'");
+            Assert.AreEqual(tokenizer.StartOfTextId, ids[0], $"'{text}': first id");
+            Assert.AreEqual(tokenizer.EndOfTextId, ids[^1], $"'{text}': last id");
+        }
+        // A text longer than the context: the fixture's texts, repeated until their tokens overflow it.
+        string texts = string.Join(" ", ClipFixtures.TokenizerCases.Select(c => c.Text));
+        int perCopy = tokenizer.EncodeToBpeIds(texts).Count;
+        Assert.IsGreaterThan(0, perCopy, "the fixture's texts hold no tokens to build a long text from");
+        string longText = string.Join(" ", Enumerable.Repeat(texts, tokenizer.ContextLength / perCopy + 2));
+        var bpe = tokenizer.EncodeToBpeIds(longText);
         Assert.IsGreaterThan(tokenizer.ContextLength - 2, bpe.Count);
-        var ids = tokenizer.Encode(text);
-        Assert.HasCount(tokenizer.ContextLength, ids);
-        CollectionAssert.AreEqual(new[] { tokenizer.StartOfTextId }.Concat(bpe.Take(tokenizer.ContextLength - 2)).Append(tokenizer.EndOfTextId).ToArray(), ids);
+        var encoded = tokenizer.Encode(longText);
+        Assert.HasCount(tokenizer.ContextLength, encoded);
+        CollectionAssert.AreEqual(new[] { tokenizer.StartOfTextId }.Concat(bpe.Take(tokenizer.ContextLength - 2)).Append(tokenizer.EndOfTextId).ToArray(), encoded);
     }
 
     [TestMethod]

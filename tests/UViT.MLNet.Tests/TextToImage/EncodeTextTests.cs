@@ -29,11 +29,11 @@ public sealed class EncodeTextTests
         var data = mlContext.Data.LoadFromEnumerable(texts.Select(t => new TextRow { Text = t }));
         using var transformer = TextPipelineFixture.EncodeText(mlContext, "Text", batchSize: 3).Fit(data);   // batches of 3 over N rows
         var output = transformer.Transform(data);
-        Assert.AreEqual(new VectorDataViewType(NumberDataViewType.Single, 77, TextPipelineFixture.Width), output.Schema["Context"].Type);
+        Assert.AreEqual(new VectorDataViewType(NumberDataViewType.Single, TextPipelineFixture.Tokens, TextPipelineFixture.Width), output.Schema["Context"].Type);
 
         var contexts = PipelineFixture.Pixels(output, "Context");
         var expected = ClipFixtures.Tensors("text_encoder_io.safetensors")["last_hidden_state"].data<float>().ToArray();
-        int perText = 77 * TextPipelineFixture.Width;
+        int perText = TextPipelineFixture.Tokens * TextPipelineFixture.Width;
         double diff = 0;
         for (int i = 0; i < texts.Count; i++)
             for (int k = 0; k < perText; k++) diff = Math.Max(diff, Math.Abs(contexts[i][k] - expected[i * perText + k]));
@@ -50,7 +50,7 @@ public sealed class EncodeTextTests
         var output = transformer.Transform(data);
         var annotated = TextContextAnnotation.Read(output.Schema["Context"]);
         Assert.IsNotNull(annotated);
-        Assert.AreEqual(77, annotated.Value.Tokens);
+        Assert.AreEqual(TextPipelineFixture.Tokens, annotated.Value.Tokens);
         Assert.AreEqual(TextPipelineFixture.Width, annotated.Value.Width);
         var rows = PipelineFixture.Pixels(output, "Context");
         CollectionAssert.AreEqual(rows[0], annotated.Value.Values, "the annotation is the context of the empty prompt");
@@ -66,10 +66,10 @@ public sealed class EncodeTextTests
         using var single = TextPipelineFixture.EncodeText(mlContext, "Caption").Fit(data);
         using var multiple = TextPipelineFixture.EncodeText(mlContext, "Captions", batchSize: 4).Fit(data);
         var many = multiple.Transform(data);
-        Assert.AreEqual(new VectorDataViewType(NumberDataViewType.Single, 2, 77, TextPipelineFixture.Width), many.Schema["Context"].Type);
+        Assert.AreEqual(new VectorDataViewType(NumberDataViewType.Single, 2, TextPipelineFixture.Tokens, TextPipelineFixture.Width), many.Schema["Context"].Type);
         var first = PipelineFixture.Pixels(single.Transform(data), "Context");
         var both = PipelineFixture.Pixels(many, "Context");
-        int perText = 77 * TextPipelineFixture.Width;
+        int perText = TextPipelineFixture.Tokens * TextPipelineFixture.Width;
         for (int i = 0; i < 3; i++)
         {
             Assert.HasCount(2 * perText, both[i]);
@@ -88,8 +88,8 @@ public sealed class EncodeTextTests
         var output = transformer.Transform(data);
         Assert.AreEqual(new VectorDataViewType(NumberDataViewType.Single), output.Schema["Context"].Type);
         var rows = PipelineFixture.Pixels(output, "Context");
-        Assert.HasCount(77 * TextPipelineFixture.Width, rows[0]);
-        Assert.HasCount(3 * 77 * TextPipelineFixture.Width, rows[1]);
+        Assert.HasCount(TextPipelineFixture.Tokens * TextPipelineFixture.Width, rows[0]);
+        Assert.HasCount(3 * TextPipelineFixture.Tokens * TextPipelineFixture.Width, rows[1]);
     }
 
     private sealed class Captions

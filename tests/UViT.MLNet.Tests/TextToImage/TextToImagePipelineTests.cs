@@ -3,15 +3,19 @@
 // -> DecodeLatents, saved as one model zip and loaded in a fresh MLContext with bit-identical images.
 using Microsoft.ML;
 using Microsoft.ML.Data;
+using UViT.MLNet.Core.Diffusion;
 using UViT.MLNet.Core.Generation;
 using UViT.MLNet.Core.Networks;
+using UViT.MLNet.Core.Training;
 using UViT.MLNet.Estimators;
 using UViT.MLNet.Tests.Latents;
 using UViT.MLNet.Tests.Pipeline;
+using UViT.MLNet.Tests.Support;
 using UViT.MLNet.Transforms.Generation;
 using UViT.MLNet.Transforms.Latents;
 using UViT.MLNet.Transforms.Persistence;
 using UViT.MLNet.Transforms.Text;
+using static TorchSharp.torch;
 
 namespace UViT.MLNet.Tests.TextToImage;
 
@@ -46,7 +50,7 @@ public sealed class TextToImagePipelineTests
         using var decode = mlContext.Transforms.DecodeLatents(LatentFixture.CheckpointPath, autoencoder: LatentFixture.Config, batchSize: 3).Fit(generator.Transform(contexts));
         var pipeline = new TransformerChain<ITransformer>(encodePrompts, generator, decode);
         var output = pipeline.Transform(prompts);
-        Assert.AreEqual(new VectorDataViewType(NumberDataViewType.Single, 3, 16, 16), output.Schema["DecodedPixels"].Type);
+        Assert.AreEqual(new VectorDataViewType(NumberDataViewType.Single, LatentFixture.Config.OutChannels, LatentFixture.Size, LatentFixture.Size), output.Schema["DecodedPixels"].Type);
         var before = PipelineFixture.Pixels(output, "DecodedPixels");
         // Same prompt and seed in another batch: the same image up to float rounding (libtorch picks kernels by batch size).
         Assert.IsLessThan(1e-2, MaxDiff(before[0], before[3]), "same prompt and seed, different batch");
@@ -73,17 +77,41 @@ public sealed class TextToImagePipelineTests
         var options = TinyOptions;
         options.ImageColumnName = "Image";
         options.InputRange = PixelRange.Bytes;
-        options.Network = TextPipelineFixture.TinyTextNetwork with { ImageSize = 16, InChannels = 3 };
+        options.Network = TextPipelineFixture.TinyTextPixelNetwork;
         using var trained = TextPipelineFixture.EncodeText(mlContext, "Caption").Append(mlContext.Diffusion().Trainers.UViT(options)).Fit(data);
         var generator = trained.LastTransformer;
         var prompts = TextPipelineFixture.Prompts(mlContext, [("a green square", 3)]);
         using var encode = TextPipelineFixture.EncodeText(mlContext, "Prompt").Fit(prompts);
         var contexts = encode.Transform(prompts);
+        using var scope = NewDisposeScope();
+        var (tokens, width) = (TextPipelineFixture.Tokens, TextPipelineFixture.Width);
+        var emptyPrompt = tensor(encode.EmptyContext.Cast<float>().ToArray(), [1, tokens, width]);                   // [1, T, D]
+        Assert.IsTrue(Fixtures.Identical(emptyPrompt[0], generator.Generator.EmptyContext!), "the generator keeps the encoder's empty-prompt context");
+
+        Assert.AreEqual(SamplerKind.DpmSolverPlusPlus, generator.Settings.Sampler, "the by-hand sampling below uses DPM-Solver++");
         generator.Settings = generator.Settings with { GuidanceScale = 0 };
         var plain = PipelineFixture.Pixels(generator.Transform(contexts))[0];
         generator.Settings = generator.Settings with { GuidanceScale = 3 };
         var guided = PipelineFixture.Pixels(generator.Transform(contexts))[0];
-        CollectionAssert.AreNotEqual(plain, guided, "guidance changes the sample");
+
+        // The same sample by hand: eps_c + 3 (eps_c - eps_u) from seed 3's noise, u = the empty prompt (and zeros as a control).
+        var context = tensor(PipelineFixture.Pixels(contexts, "Context")[0], [1, tokens, width]);                  // [1, T, D]
+        float[] ByHand(Tensor unconditional)
+        {
+            var config = generator.Generator.Config;
+            using var noise = new RowSeededNoise([3]);
+            var initial = noise.InitialNoise([config.InChannels, config.ImageSize, config.ImageSize]);               // [1, C, H, W]
+            var model = ClassifierFreeGuidance.ForTextContext(generator.Generator.EmaNetwork, context, unconditional, generator.Settings.Guidance);
+            NoiseSchedule schedule = generator.Generator.Schedule == NoiseScheduleKind.ContinuousVP ? new ContinuousVPSchedule() : new DiscreteSDSchedule();
+            var sample = new DpmSolverPlusPlusSampler(schedule, generator.Settings.Steps).Sample(model, initial, noise);  // [1, C, H, W]
+            (schedule as IDisposable)?.Dispose();
+            return sample.flatten().data<float>().Select(v => PixelRanges.FromModel(v, PixelRange.Bytes)).ToArray();
+        }
+        double againstEmpty = MaxDiff(guided, ByHand(emptyPrompt)), againstZeros = MaxDiff(guided, ByHand(zeros_like(emptyPrompt)));
+        Console.WriteLine($"guided vs by hand: {againstEmpty:E3} (empty prompt), {againstZeros:E3} (zeros); vs unguided: {MaxDiff(guided, plain):E3}");
+        Assert.IsLessThan(1e-3, againstEmpty, "the guided sample is not eps_c + s (eps_c - eps_u) with u = the empty prompt");
+        Assert.IsGreaterThan(0.5, againstZeros, "the control: another unconditional context must give another sample");
+        Assert.IsGreaterThan(0.5, MaxDiff(guided, plain), "guidance changes the sample");
     }
 
     [TestMethod]
@@ -96,7 +124,7 @@ public sealed class TextToImagePipelineTests
         var options = TinyOptions;
         options.ImageColumnName = "Image";
         options.InputRange = PixelRange.Bytes;
-        options.Network = TextPipelineFixture.TinyTextNetwork with { ImageSize = 16, InChannels = 3 };
+        options.Network = TextPipelineFixture.TinyTextPixelNetwork;
         options.Sampling = options.Sampling with { GuidanceScale = 0.5 };
         using var encode = TextPipelineFixture.EncodeText(mlContext, "Captions").Fit(data);
         using var live = mlContext.Diffusion().Trainers.UViT(options).Fit(encode.Transform(data));
@@ -154,7 +182,7 @@ public sealed class TextToImagePipelineTests
         var data = mlContext.Data.LoadFromEnumerable(rows, schema);
         var options = new UViTTrainerOptions
         {
-            Network = TextPipelineFixture.TinyTextNetwork with { ImageSize = 16, InChannels = 3, ClipDim = 8 }, MaxSteps = 2, BatchSize = 2,
+            Network = TextPipelineFixture.TinyTextNetwork with { ImageSize = 16, InChannels = 3, ClipDim = 8, NumClipTokens = 77 }, MaxSteps = 2, BatchSize = 2,
             Sampling = new SamplerSettings { Steps = 2, GuidanceScale = 1 },
         };
         var error = Assert.ThrowsExactly<ArgumentException>(() => mlContext.Diffusion().Trainers.UViT(options).Fit(data));
