@@ -118,4 +118,25 @@ public sealed class LegacyTorchSaveTests
         StringAssert.Contains(error.Message, corrupt);
         StringAssert.Contains(error.Message, "torch.QInt8Storage");
     }
+
+    [TestMethod]
+    public void DeeplyNestedDictsFailCleanlyInsteadOfOverflowingTheStack()
+    {
+        // A crafted legacy file (built here from a few opcodes): the saved object is 100,000 dicts nested {"a": {"a": ...}}.
+        // A recursive walk of it overflows the stack, which kills the process; the reader must end in a clean error.
+        const int depth = 100_000;
+        var file = new List<byte>();
+        file.AddRange([0x80, 0x02, 0x8a, 0x0a, 0x6c, 0xfc, 0x9c, 0x46, 0xf9, 0x20, 0x6a, 0xa8, 0x50, 0x19, (byte)'.']);   // magic number
+        file.AddRange([0x80, 0x02, (byte)'M', 0xe9, 0x03, (byte)'.']);                                                   // protocol 1001
+        file.AddRange([0x80, 0x02, (byte)'}', (byte)'.']);                                                              // system info {}
+        file.AddRange([0x80, 0x02]);
+        for (int i = 0; i < depth; i++) file.AddRange([(byte)'}', .. BinUnicode("a")]);                                // {"a": ... (open)
+        file.Add((byte)'}');
+        for (int i = 0; i < depth; i++) file.Add((byte)'s');                                                            // ... } (close)
+        file.Add((byte)'.');
+        file.AddRange([0x80, 0x02, (byte)']', (byte)'.']);                                                              // storage keys []
+        string nested = WriteTemp("nested.pth", [.. file]);
+        var error = Assert.ThrowsExactly<InvalidDataException>(() => StateDictFile.Read(nested));
+        StringAssert.Contains(error.Message, nested);
+    }
 }
