@@ -3,6 +3,7 @@
 using System.IO.Compression;
 using System.Text;
 using Microsoft.ML;
+using Microsoft.ML.Data;
 using UViT.MLNet.Core.Generation;
 using UViT.MLNet.Core.Training;
 using UViT.MLNet.Estimators;
@@ -95,6 +96,30 @@ public sealed class SettingsAndModelZipTests
         });
         error = Assert.Throws<Exception>(() => fresh.Model.Load(badSampler, out _));
         StringAssert.Contains(Innermost(error).Message, "SamplerKind 77");
+    }
+
+    [TestMethod]
+    public void ModelSaveThatFailsKeepsThePreviousFile()
+    {
+        string folder = Path.Combine(TestContext.TestRunDirectory ?? Path.GetTempPath(), Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(folder);
+        string zip = Path.Combine(folder, "model.zip");
+        File.WriteAllBytes(zip, [1, 2, 3, 4]);
+        var mlContext = new MLContext();
+        // ML.NET's Model.Save(path) truncates the file first: a save that dies part-way (here an exception, in life a kill) loses it.
+        Assert.ThrowsExactly<IOException>(() => mlContext.Model.SaveAtomically(new FailingTransformer(), null, zip));
+        CollectionAssert.AreEqual(new byte[] { 1, 2, 3, 4 }, File.ReadAllBytes(zip), "the previous model was destroyed");
+        CollectionAssert.AreEqual(new[] { "model.zip" }, Directory.GetFiles(folder).Select(Path.GetFileName).ToArray(), "a temp file was left");
+    }
+
+    /// <summary>A transformer whose save fails part-way, as a disk that fills up would.</summary>
+    private sealed class FailingTransformer : ITransformer
+    {
+        public bool IsRowToRowMapper => true;
+        public DataViewSchema GetOutputSchema(DataViewSchema inputSchema) => inputSchema;
+        public IRowToRowMapper GetRowToRowMapper(DataViewSchema inputSchema) => throw new NotSupportedException();
+        public IDataView Transform(IDataView input) => input;
+        void ICanSaveModel.Save(ModelSaveContext ctx) => throw new IOException("No space left on device");
     }
 
     private static Exception Innermost(Exception e)
