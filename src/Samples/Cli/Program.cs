@@ -15,4 +15,5 @@ root.Subcommands.Add(ConvertCommand.Create());
 root.Subcommands.Add(FidCommand.Create());
 var parse = root.Parse(args);
 CliErrors.Verbose = parse.GetValue(verbose);
-return parse.Invoke();
+int exit = parse.Invoke();                                   // parse errors: System.CommandLine prints them with the help
+return parse.Errors.Count > 0 ? CliErrors.UsageError : exit;

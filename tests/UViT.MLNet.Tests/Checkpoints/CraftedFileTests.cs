@@ -6,6 +6,7 @@ using UViT.MLNet.Core.Checkpoints;
 using UViT.MLNet.Core.Evaluation;
 using UViT.MLNet.Core.Training;
 using UViT.MLNet.Transforms.Data;
+using UViT.MLNet.Tests.Support;
 
 namespace UViT.MLNet.Tests.Checkpoints;
 
@@ -19,13 +20,6 @@ public sealed class CraftedFileTests
         string path = Path.Combine(TestContext.TestRunDirectory ?? Path.GetTempPath(), Guid.NewGuid().ToString("N") + "_" + name);
         File.WriteAllBytes(path, bytes);
         return path;
-    }
-
-    /// <summary>A safetensors file: the header JSON, padded to 8 bytes, then <paramref name="data"/>.</summary>
-    private static byte[] Safetensors(string header, byte[] data)
-    {
-        var json = Encoding.UTF8.GetBytes(header.PadRight((header.Length + 7) / 8 * 8));
-        return [.. BitConverter.GetBytes((long)json.Length), .. json, .. data];
     }
 
     [TestMethod]
@@ -42,11 +36,11 @@ public sealed class CraftedFileTests
         ];
         foreach (string header in headers)
         {
-            string path = Write("bad.safetensors", Safetensors(header, data));
+            string path = Write("bad.safetensors", CraftedFiles.Safetensors(header, data));
             var error = Assert.ThrowsExactly<InvalidDataException>(() => StateDictFile.Read(path), header);
             StringAssert.Contains(error.Message, path, header);
         }
-        string good = Write("good.safetensors", Safetensors("""{"w":{"dtype":"F32","shape":[2,2],"data_offsets":[0,16]}}""", data));
+        string good = Write("good.safetensors", CraftedFiles.Safetensors("""{"w":{"dtype":"F32","shape":[2,2],"data_offsets":[0,16]}}""", data));
         var state = StateDictFile.Read(good);
         CollectionAssert.AreEqual(new long[] { 2, 2 }, state["w"].shape);
         state["w"].Dispose();

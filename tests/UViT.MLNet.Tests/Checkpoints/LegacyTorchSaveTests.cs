@@ -42,9 +42,6 @@ public sealed class LegacyTorchSaveTests
     private static int IndexOf(byte[] data, string latin1, int from = 0) =>
         from + data.AsSpan(from).IndexOf(Encoding.Latin1.GetBytes(latin1));
 
-    private static byte[] BinUnicode(string text) =>
-        [(byte)'X', .. BitConverter.GetBytes(Encoding.UTF8.GetByteCount(text)), .. Encoding.UTF8.GetBytes(text)];
-
     [TestMethod]
     public void LegacyFileEqualsItsSafetensorsTwin()
     {
@@ -67,8 +64,8 @@ public sealed class LegacyTorchSaveTests
         byte[] bytes = File.ReadAllBytes(Legacy);
         int start = IndexOf(bytes, "\x80\x02" + "ccollections\nOrderedDict\n");
         int stop = IndexOf(bytes, ".\x80\x02]", start);                                // STOP, then the storage key list's pickle
-        byte[] container = [.. bytes[..start], 0x80, 0x02, (byte)'}', .. BinUnicode("state_dict"), .. bytes[(start + 2)..stop],
-                            (byte)'s', .. BinUnicode("epoch"), (byte)'K', 5, (byte)'s', .. bytes[stop..]];
+        byte[] container = [.. bytes[..start], 0x80, 0x02, (byte)'}', .. CraftedFiles.BinUnicode("state_dict"), .. bytes[(start + 2)..stop],
+                            (byte)'s', .. CraftedFiles.BinUnicode("epoch"), (byte)'K', 5, (byte)'s', .. bytes[stop..]];
         AssertSameAsTwin(WriteTemp("container.pth", container));
     }
 
@@ -122,20 +119,8 @@ public sealed class LegacyTorchSaveTests
     [TestMethod]
     public void DeeplyNestedDictsFailCleanlyInsteadOfOverflowingTheStack()
     {
-        // A crafted legacy file (built here from a few opcodes): the saved object is 100,000 dicts nested {"a": {"a": ...}}.
-        // A recursive walk of it overflows the stack, which kills the process; the reader must end in a clean error.
-        const int depth = 100_000;
-        var file = new List<byte>();
-        file.AddRange([0x80, 0x02, 0x8a, 0x0a, 0x6c, 0xfc, 0x9c, 0x46, 0xf9, 0x20, 0x6a, 0xa8, 0x50, 0x19, (byte)'.']);   // magic number
-        file.AddRange([0x80, 0x02, (byte)'M', 0xe9, 0x03, (byte)'.']);                                                   // protocol 1001
-        file.AddRange([0x80, 0x02, (byte)'}', (byte)'.']);                                                              // system info {}
-        file.AddRange([0x80, 0x02]);
-        for (int i = 0; i < depth; i++) file.AddRange([(byte)'}', .. BinUnicode("a")]);                                // {"a": ... (open)
-        file.Add((byte)'}');
-        for (int i = 0; i < depth; i++) file.Add((byte)'s');                                                            // ... } (close)
-        file.Add((byte)'.');
-        file.AddRange([0x80, 0x02, (byte)']', (byte)'.']);                                                              // storage keys []
-        string nested = WriteTemp("nested.pth", [.. file]);
+        // A recursive walk of 100,000 nested dicts overflows the stack, which kills the process; the reader must end in a clean error.
+        string nested = WriteTemp("nested.pth", CraftedFiles.NestedLegacyPickle(100_000));
         var error = Assert.ThrowsExactly<InvalidDataException>(() => StateDictFile.Read(nested));
         StringAssert.Contains(error.Message, nested);
     }

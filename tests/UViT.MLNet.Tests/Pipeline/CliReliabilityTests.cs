@@ -131,4 +131,23 @@ public sealed class CliReliabilityTests
         Assert.IsTrue(File.Exists(Path.Combine(output, "checkpoint", "latest.ckpt")), "no checkpoint after SIGTERM:\n" + log);
         Assert.IsTrue(File.Exists(Path.Combine(output, "model.zip")), "no model after SIGTERM:\n" + log);
     }
+
+    [TestMethod]
+    public void CraftedCheckpointsFailCleanlyInInspectAndConvert()
+    {
+        string root = NewFolder();
+        string nested = Path.Combine(root, "nested.pth");
+        File.WriteAllBytes(nested, CraftedFiles.NestedLegacyPickle(100_000));
+        string negative = Path.Combine(root, "negative.safetensors");
+        File.WriteAllBytes(negative, CraftedFiles.Safetensors("""{"w":{"dtype":"F32","shape":[2],"data_offsets":[-8,0]}}""", new byte[8]));
+        foreach (string file in new[] { nested, negative })
+        {
+            var (exit, log) = CliProcess.Run("inspect", file);
+            AssertOneErrorLine(exit, log, 1);
+            string converted = Path.Combine(root, Path.GetFileNameWithoutExtension(file) + ".out.safetensors");
+            (exit, log) = CliProcess.Run("convert", file, converted);
+            AssertOneErrorLine(exit, log, 1);
+            Assert.IsFalse(File.Exists(converted), "convert wrote the bad file's bytes out:\n" + log);
+        }
+    }
 }

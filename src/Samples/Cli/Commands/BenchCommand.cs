@@ -20,7 +20,7 @@ internal static class BenchCommand
         };
         command.SetAction(parse => CliErrors.Run(() =>
         {
-            if (parse.GetValue(threads) is int t) TorchSharp.torch.set_num_threads(t);
+            LibTorchThreads.Apply(parse.GetValue(threads));
             var wanted = parse.GetValue(cases)!.ToHashSet(StringComparer.OrdinalIgnoreCase);
             var machine = BenchMachine.Describe();
             void Emit(Dictionary<string, object> record)

@@ -7,11 +7,12 @@ namespace UViT.MLNet.Cli.Commands;
 
 /// <summary>
 /// Runs a verb and turns every failure into one <c>error:</c> line and a documented exit code (docs/cli.md): 1 bad input or
-/// setting, 3 training diverged, 4 out of memory, 5 internal error. The stack trace is printed only with <c>--verbose</c>.
+/// setting, 2 usage error (from the parser), 3 training diverged, 4 out of memory, 5 internal error. The stack trace is printed only with <c>--verbose</c>.
 /// </summary>
 internal static class CliErrors
 {
     public const int BadInput = 1;
+    public const int UsageError = 2;
     public const int Diverged = 3;
     public const int OutOfMemory = 4;
     public const int InternalError = 5;

@@ -36,6 +36,7 @@ internal static class GenerationHelpers
     /// </summary>
     public static List<(int Class, float[] Pixels)> WriteClassGrid(MLContext mlContext, UViTGenerationTransformer generator, string path, int perClass, long baseSeed)
     {
+        if (perClass is < 1 or > 1000) throw new ArgumentException($"--per-class must lie in [1, 1000]; got {perClass}.");
         int classes = Math.Max(1, generator.Generator.ClassCount);
         var rows = Enumerable.Range(0, classes).SelectMany(c => Enumerable.Range(0, perClass).Select(i => new Request { Label = (uint)c, Seed = baseSeed + c * perClass + i })).ToList();
         var schema = SchemaDefinition.Create(typeof(Request));

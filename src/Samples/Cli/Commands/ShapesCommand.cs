@@ -41,7 +41,7 @@ internal static class ShapesCommand
         sampling.AddTo(command);
         command.SetAction(parse => CliErrors.Run(() =>
         {
-            if (parse.GetValue(threads) is int t) TorchSharp.torch.set_num_threads(t);
+            LibTorchThreads.Apply(parse.GetValue(threads));
             string outputFolder = Path.GetFullPath(parse.GetValue(output)!);
             Directory.CreateDirectory(outputFolder);
             var clock = Stopwatch.StartNew();

@@ -57,7 +57,7 @@ internal static class TrainCommand
             string outputFolder = Path.GetFullPath(parse.GetValue(output)!);
             string checkpointFolder = Path.Combine(outputFolder, "checkpoint");
             TrainSettings.RefuseToReplaceRun(checkpointFolder, parse.GetValue(resume), parse.GetValue(force));
-            if (parse.GetValue(threads) is int t) TorchSharp.torch.set_num_threads(t);
+            LibTorchThreads.Apply(parse.GetValue(threads));
             Directory.CreateDirectory(outputFolder);
             var clock = Stopwatch.StartNew();
             var mlContext = new MLContext(seed: 0);

@@ -9,7 +9,7 @@ internal static class TrainSettings
         Require(steps >= 1, $"--steps must be at least 1; got {steps}.");
         Require(batch >= 1, $"--batch-size must be at least 1; got {batch}.");
         Require(minutes is null || (double.IsFinite(minutes.Value) && minutes > 0), $"--minutes must be a positive number; got {minutes}.");
-        Require(threads is null or >= 1 and <= 4096, $"--threads must lie in [1, 4096]; got {threads}.");
+        LibTorchThreads.Validate(threads);
         Require(checkpointEvery >= 1, $"--checkpoint-every must be at least 1; got {checkpointEvery}.");
         Require(perClass >= 1, $"--per-class must be at least 1; got {perClass}.");
         Require(imageSize is >= 2 and <= 4096, $"--image-size must lie in [2, 4096]; got {imageSize}.");
