@@ -99,6 +99,38 @@ public sealed class SettingsAndModelZipTests
     }
 
     [TestMethod]
+    public void ResumeRefusesAnotherRunAndFallsBackToThePreviousCheckpoint()
+    {
+        var mlContext = new MLContext();
+        var data = PipelineFixture.Mnist(16).ToDataView(mlContext);
+        string folder = Path.Combine(TestContext.TestRunDirectory ?? Path.GetTempPath(), Guid.NewGuid().ToString("N"));
+        UViTTrainerOptions Options(int steps, int batch)
+        {
+            var options = PipelineFixture.TinyOptions(steps);
+            options.BatchSize = batch;
+            options.CheckpointDirectory = folder;
+            options.CheckpointInterval = 1;
+            options.ReportInterval = 1;
+            return options;
+        }
+        mlContext.Diffusion().Trainers.UViT(Options(steps: 2, batch: 8)).Fit(data).Dispose();
+        Assert.IsTrue(File.Exists(Path.Combine(folder, "previous.ckpt")), "the replaced checkpoint was not kept");
+
+        var other = Assert.ThrowsExactly<ArgumentException>(() => mlContext.Diffusion().Trainers.UViT(Options(steps: 3, batch: 4)).Fit(data).Dispose());
+        StringAssert.Contains(other.Message, "batchSize 8 in the checkpoint vs 4 now");
+
+        string latest = Path.Combine(folder, "latest.ckpt");
+        byte[] bytes = File.ReadAllBytes(latest);
+        bytes[bytes.Length / 3] ^= 0xFF;                      // inside the EMA weights (network, EMA, optimiser: 1, 1 and 2 parts)
+        File.WriteAllBytes(latest, bytes);
+        var resumed = Options(steps: 3, batch: 8);
+        var reports = new Counter();
+        resumed.Progress = reports;
+        mlContext.Diffusion().Trainers.UViT(resumed).Fit(data).Dispose();
+        Assert.AreEqual(2, reports.Count, "a damaged latest.ckpt should resume from previous.ckpt (step 1), then train steps 2 and 3");
+    }
+
+    [TestMethod]
     public void ModelSaveThatFailsKeepsThePreviousFile()
     {
         string folder = Path.Combine(TestContext.TestRunDirectory ?? Path.GetTempPath(), Guid.NewGuid().ToString("N"));
