@@ -81,9 +81,12 @@ internal static class LegacyTorchSaveReader
         {
             return unpickler.load(stream);
         }
-        catch (Exception e) when (e is not InvalidDataException and not OutOfMemoryException)
+        catch (Exception e) when (e is not InvalidDataException)
         {
-            string reason = stream.Position >= stream.Length ? "the file ends inside it (truncated?)" : e.Message;
+            // Razorvine sizes its buffer from the length a string opcode claims before reading it: a corrupt length of 2^31 or
+            // more fails that allocation (OutOfMemoryException, nothing allocated), which here means a corrupt file.
+            string reason = e is OutOfMemoryException ? $"an item claims more bytes than the {stream.Length} of the file ({e.Message})"
+                          : stream.Position >= stream.Length ? "the file ends inside it (truncated?)" : e.Message;
             throw new InvalidDataException($"'{path}': the {what} pickle of this legacy torch.save file could not be read: {reason}", e);
         }
     }
