@@ -9,10 +9,7 @@ namespace UViT.MLNet.Cli.Commands;
 internal static class GenerationHelpers
 {
     /// <summary>A saved model zip, with a missing or unreadable file reported as bad input.</summary>
-    public static ITransformer LoadModel(MLContext mlContext, string path)
-    {
-        return mlContext.LoadChecked(path, out _);
-    }
+    public static ITransformer LoadModel(MLContext mlContext, string path) => mlContext.LoadChecked(path, out _);
 
     /// <summary>The U-ViT generation transformer in a loaded model (alone or at the end of a chain).</summary>
     public static UViTGenerationTransformer FindGenerator(ITransformer model) => model switch
