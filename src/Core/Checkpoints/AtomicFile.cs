@@ -61,8 +61,8 @@ public static class AtomicFile
         }
     }
 
-    /// <summary>fsync of the folder, so that the rename survives a power loss (POSIX only; Windows renames are journaled).</summary>
-    private static void FlushFolder(string folder)
+    /// <summary>fsync of the folder, so that a rename into it survives a power loss (POSIX only; Windows renames are journaled).</summary>
+    internal static void FlushFolder(string folder)
     {
         if (OperatingSystem.IsWindows()) return;
         int fd = Posix.open(folder, 0 /* O_RDONLY */);
