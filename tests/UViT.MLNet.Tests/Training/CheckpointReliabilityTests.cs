@@ -77,6 +77,16 @@ public sealed class CheckpointReliabilityTests
     }
 
     [TestMethod]
+    public void NonFiniteSamplesAreReportedNotReturnedAsBlackImages()
+    {
+        using var session = NewSession();
+        using (no_grad()) session.EmaNetwork.parameters().First().view(-1)[0] = tensor(float.NaN);
+        using var generator = session.FinishIntoGenerator();
+        var error = Assert.ThrowsExactly<ArithmeticException>(() => generator.Generate([1, 2], [0, 1], new Core.Generation.SamplerSettings { Steps = 2 }).Dispose());
+        StringAssert.Contains(error.Message, "NaN");
+    }
+
+    [TestMethod]
     public void FlippedWeightByteFailsTheChecksum()
     {
         string path = NewPath("latest.ckpt");

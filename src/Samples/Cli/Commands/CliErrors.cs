@@ -7,7 +7,7 @@ namespace UViT.MLNet.Cli.Commands;
 
 /// <summary>
 /// Runs a verb and turns every failure into one <c>error:</c> line and a documented exit code (docs/cli.md): 1 bad input or
-/// setting, 2 usage error (from the parser), 3 training diverged, 4 out of memory, 5 internal error. The stack trace is printed only with <c>--verbose</c>.
+/// setting, 2 usage error (from the parser), 3 non-finite numbers (training diverged, NaN samples), 4 out of memory, 5 internal error. The stack trace is printed only with <c>--verbose</c>.
 /// </summary>
 internal static class CliErrors
 {
