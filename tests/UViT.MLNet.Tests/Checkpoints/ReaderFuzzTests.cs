@@ -206,4 +206,20 @@ public sealed class ReaderFuzzTests
         var fresh = new MLContext();
         Fuzz(File.ReadAllBytes(path), path, 1500, p => (fresh.LoadChecked(p, out _) as IDisposable)?.Dispose(), typeof(InvalidDataException));
     }
+
+    [TestMethod]
+    public void TextEncoderModelZip()
+    {
+        var mlContext = new MLContext(seed: 1);
+        var data = mlContext.Data.LoadFromEnumerable(new[] { new TextRow { Text = "a red circle" } });
+        string path = NewPath("text.zip");
+        using (var transformer = TextToImage.TextPipelineFixture.EncodeText(mlContext, "Text").Fit(data)) mlContext.Model.SaveAtomically(transformer, data.Schema, path);
+        var fresh = new MLContext();
+        Fuzz(File.ReadAllBytes(path), path, 40, p => (fresh.LoadChecked(p, out _) as IDisposable)?.Dispose(), typeof(InvalidDataException));
+    }
+
+    private sealed class TextRow
+    {
+        public string Text { get; set; } = "";
+    }
 }
