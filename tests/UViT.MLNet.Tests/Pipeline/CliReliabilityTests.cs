@@ -74,6 +74,18 @@ public sealed class CliReliabilityTests
     }
 
     [TestMethod]
+    public void VerboseAddsTheStackTraceAndUsageErrorsExitTwo()
+    {
+        string root = NewFolder(), images = WriteImages(root);
+        var (exit, log) = CliProcess.Run(TinyTrain(images, Path.Combine(root, "out"), "--threads", "0", "--verbose"));
+        Assert.AreEqual(1, exit, log);
+        StringAssert.Contains(log, "error: ");
+        StringAssert.Contains(log, "   at ", "--verbose shows where the error came from:\n" + log);
+        (exit, log) = CliProcess.Run("train", "--no-such-option");
+        Assert.AreEqual(2, exit, log);
+    }
+
+    [TestMethod]
     public void EarlierRunIsNotReplacedWithoutResumeOrForce()
     {
         string root = NewFolder(), images = WriteImages(root), output = Path.Combine(root, "out");
