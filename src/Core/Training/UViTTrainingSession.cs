@@ -110,7 +110,8 @@ public sealed class UViTTrainingSession : IDisposable
             (loss * ((double)(to - from) / b)).backward();
             total += loss.item<float>() * (to - from) / b;
         }
-        double norm = GradientNorm();
+        // Clipping measures the norm anyway (and a non-finite norm leaves the gradients to be zeroed below).
+        double norm = Recipe.GradientClipNorm is double clip ? nn.utils.clip_grad_norm_(Network.parameters(), clip) : GradientNorm();
         if (!double.IsFinite(total) || !double.IsFinite(norm))
         {
             _optimizer.zero_grad();
@@ -121,7 +122,6 @@ public sealed class UViTTrainingSession : IDisposable
             return (float)total;
         }
         ConsecutiveSkippedSteps = 0;
-        if (Recipe.GradientClipNorm is double clip) nn.utils.clip_grad_norm_(Network.parameters(), clip);
         _optimizer.step();
         Step++;
         _ema.Update(ExponentialMovingAverage.RateAt(Step, Recipe.EmaRate, Recipe.EmaWarmup));

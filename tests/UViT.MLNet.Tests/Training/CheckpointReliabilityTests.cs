@@ -20,8 +20,11 @@ public sealed class CheckpointReliabilityTests
 
     private static readonly UViTConfig Tiny = new() { ImageSize = 8, PatchSize = 2, InChannels = 1, EmbedDim = 32, Depth = 2, NumHeads = 2, NumClasses = 3 };
 
-    private static UViTTrainingSession NewSession(long seed = 3, int maxSkips = 5) =>
-        new(new UViTNetwork(Tiny, seed: seed), new TrainingRecipe { LearningRate = 1e-3, WarmupSteps = 0 }, seed) { MaxConsecutiveSkippedSteps = maxSkips };
+    private static UViTTrainingSession NewSession(long seed = 3, int maxSkips = 5, double? clip = null) =>
+        new(new UViTNetwork(Tiny, seed: seed), new TrainingRecipe { LearningRate = 1e-3, WarmupSteps = 0, GradientClipNorm = clip }, seed)
+        {
+            MaxConsecutiveSkippedSteps = maxSkips,
+        };
 
     private static (Tensor X, Tensor Y) Batch(long seed, bool nan = false)
     {
@@ -39,9 +42,11 @@ public sealed class CheckpointReliabilityTests
         [.. session.Network.state_dict().Concat(session.EmaNetwork.state_dict()).SelectMany(kv => kv.Value.data<float>().ToArray())];
 
     [TestMethod]
-    public void NonFiniteStepIsSkippedAndRepeatedOnesStopTheRun()
+    [DataRow(null, DisplayName = "no clipping")]
+    [DataRow(1.0, DisplayName = "clipping at 1")]
+    public void NonFiniteStepIsSkippedAndRepeatedOnesStopTheRun(double? clip)
     {
-        using var session = NewSession(maxSkips: 3);
+        using var session = NewSession(maxSkips: 3, clip: clip);
         var (x, y) = Batch(1);
         var (bad, badY) = Batch(2, nan: true);
         session.TrainStep(x, y);
