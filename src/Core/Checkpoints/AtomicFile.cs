@@ -64,11 +64,18 @@ public static class AtomicFile
     /// <summary>fsync of the folder, so that a rename into it survives a power loss (POSIX only; Windows renames are journaled).</summary>
     internal static void FlushFolder(string folder)
     {
-        if (OperatingSystem.IsWindows()) return;
-        int fd = Posix.open(folder, 0 /* O_RDONLY */);
-        if (fd < 0) return;                                              // a folder that cannot be opened cannot be flushed either
-        try { Posix.fsync(fd); }
-        finally { Posix.close(fd); }
+        if (!OperatingSystem.IsLinux() && !OperatingSystem.IsMacOS()) return;
+        try
+        {
+            int fd = Posix.open(folder, 0 /* O_RDONLY */);
+            if (fd < 0) return;                                          // a folder that cannot be opened cannot be flushed either
+            try { Posix.fsync(fd); }
+            finally { Posix.close(fd); }
+        }
+        catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException)
+        {
+            // A C library under another name: the rename has happened, only its durability across a power loss is not forced.
+        }
     }
 
     private static class Posix

@@ -31,7 +31,7 @@ internal static class WeightStream
         if (length < 0 || length > Math.Min(remaining, Array.MaxLength))
             throw new InvalidDataException($"The model zip's '{name}' entry is corrupt: it claims {length} bytes of weights, {Math.Max(remaining, 0)} remain.");
         byte[] expected = reader.ReadBytes(32);
-        byte[] payload = reader.ReadBytes((int)length);
+        byte[] payload = reader.BaseStream.CanSeek ? reader.ReadBytes((int)length) : ReadGrowing(reader.BaseStream, length);
         if (expected.Length != 32 || payload.Length != length)
             throw new InvalidDataException($"The model zip's '{name}' entry is truncated ({payload.Length} of {length} bytes).");
         if (!SHA256.HashData(payload).AsSpan().SequenceEqual(expected))
@@ -46,5 +46,22 @@ internal static class WeightStream
         {
             throw new InvalidDataException($"The model zip's '{name}' entry is corrupt: {e.Message}", e);
         }
+    }
+
+    /// <summary>
+    /// Up to <paramref name="length"/> bytes from a stream whose size is unknown, read in 1 MiB pieces so that a corrupt
+    /// length allocates only as much as the stream really holds (BinaryReader.ReadBytes allocates the claimed size first).
+    /// </summary>
+    private static byte[] ReadGrowing(Stream stream, long length)
+    {
+        using var buffer = new MemoryStream();
+        var piece = new byte[1 << 20];
+        while (buffer.Length < length)
+        {
+            int read = stream.Read(piece, 0, (int)Math.Min(piece.Length, length - buffer.Length));
+            if (read == 0) break;                                                  // truncated: the caller reports it
+            buffer.Write(piece, 0, read);
+        }
+        return buffer.ToArray();
     }
 }

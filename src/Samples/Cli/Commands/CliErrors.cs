@@ -44,7 +44,7 @@ internal static class CliErrors
         return e switch
         {
             TrainingDivergedException => (Diverged, message),
-            OutOfMemoryException or InsufficientExecutionStackException => (OutOfMemory, $"out of memory: {message} (try a smaller --batch-size, network or image size)"),
+            OutOfMemoryException => (OutOfMemory, $"out of memory: {message} (try a smaller --batch-size, network or image size)"),
             ExternalException when IsOutOfMemory(message) => (OutOfMemory, $"out of memory: {message} (try a smaller --batch-size, network or image size)"),
             ArithmeticException and not OverflowException => (Diverged, message),
             InvalidDataException or IOException or UnauthorizedAccessException or ArgumentException or OverflowException
