@@ -76,7 +76,10 @@ public sealed class SettingsAndModelZipTests
         Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => model.BatchSize = 0, "generation batch size 0 gave 0 rows");
         Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => model.Settings = model.Settings with { GuidanceScale = 1e300 });
         string zip = Path.Combine(TestContext.TestRunDirectory ?? Path.GetTempPath(), Guid.NewGuid().ToString("N") + ".zip");
-        mlContext.Model.Save(model, data.Schema, zip);
+        mlContext.Model.SaveAtomically(model, data.Schema, zip);
+        long live = TorchSharp.DisposeScopeManager.Statistics.ThreadTotalLiveCount;
+        mlContext.Model.SaveAtomically(model, data.Schema, zip);
+        Assert.AreEqual(live, TorchSharp.DisposeScopeManager.Statistics.ThreadTotalLiveCount, "saving the model zip leaked tensor handles");
         var fresh = new MLContext().RegisterUViT();
 
         // Same byte length, so ML.NET's own framing stays valid: a wider, deeper network than the weights were saved from.
