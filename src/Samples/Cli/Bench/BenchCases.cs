@@ -159,9 +159,8 @@ internal static class BenchCases
     /// <summary>
     /// Checkpoint and model-file churn (issue #18): each cycle trains a few steps, saves a checksummed checkpoint (keeping the
     /// previous one), loads it back, and saves and reloads a model zip. The saves and loads themselves leak nothing; building a
-    /// network of this config leaks 3 handles inside TorchSharp 0.107's module constructors (Conv2d's leaks one; measured), and a
-    /// cycle builds 6 (2 for the
-    /// generator, 2 on the meta device and 2 real ones in the zip load), so live tensors grow by 18 per cycle.
+    /// network of this config leaks 3 handles inside TorchSharp 0.107's module constructors (Conv2d's leaks one; measured), and
+    /// a cycle builds 6 (2 for the generator, 2 on the meta device and 2 real ones in the zip load): live tensors grow by 18.
     /// </summary>
     public static Dictionary<string, object> Soak(int cycles, int stepsPerCycle, int batch)
     {
