@@ -19,6 +19,8 @@ namespace UViT.MLNet.Estimators;
 public sealed class UViTTrainer : IEstimator<UViTGenerationTransformer>
 {
     private const string CheckpointFile = "latest.ckpt";
+    /// <summary>The checkpoint <see cref="CheckpointFile"/> replaced: the fallback when the latest one cannot be read.</summary>
+    private const string PreviousCheckpointFile = "previous.ckpt";
     private readonly IHostEnvironment _environment;
     private readonly UViTTrainerOptions _options;
 
@@ -30,6 +32,11 @@ public sealed class UViTTrainer : IEstimator<UViTGenerationTransformer>
         if (options.MaxSteps is < 1) throw new ArgumentOutOfRangeException(nameof(options), $"MaxSteps must be at least 1; got {options.MaxSteps}.");
         if (options.Epochs is < 1) throw new ArgumentOutOfRangeException(nameof(options), $"Epochs must be at least 1; got {options.Epochs}.");
         if (options.CheckpointInterval < 1) throw new ArgumentOutOfRangeException(nameof(options), $"CheckpointInterval must be at least 1; got {options.CheckpointInterval}.");
+        if (options.GenerationBatchSize < 1) throw new ArgumentOutOfRangeException(nameof(options), $"GenerationBatchSize must be at least 1; got {options.GenerationBatchSize}.");
+        if (options.ReportInterval < 1) throw new ArgumentOutOfRangeException(nameof(options), $"ReportInterval must be at least 1; got {options.ReportInterval}.");
+        if (options.MaxConsecutiveSkippedSteps < 1) throw new ArgumentOutOfRangeException(nameof(options), $"MaxConsecutiveSkippedSteps must be at least 1; got {options.MaxConsecutiveSkippedSteps}.");
+        ArgumentNullException.ThrowIfNull(options.Sampling);
+        if (options.Recipe is { } recipe) options.Sampling.Validate(recipe.Validate().Schedule);
         UViTComponents.Register(environment);
     }
 
@@ -76,8 +83,12 @@ public sealed class UViTTrainer : IEstimator<UViTGenerationTransformer>
             throw new ArgumentException($"Moments cache '{_options.MomentsCachePath}' holds labels, but the input has a context column '{_options.ContextColumnName}'; a U-ViT is conditioned on one of them.");
         var (config, recipe, nullClass) = NetworkChoice.Resolve(_options, data.Channels, data.Size, data.ClassCount,
                                                                 contexts?.Tokens ?? 0, contexts?.Width ?? 0, contexts?.EmptyContext is not null);
+        _options.Sampling.Validate(recipe.Schedule);                                    // refused now, not when the run is over
         var network = new UViTNetwork(config, device: device, seed: _options.Seed) { UseFusedAttention = AttentionKernels.UseFused(_options.Attention, config, device) };
-        using var session = new UViTTrainingSession(network, recipe, _options.Seed, nullClass, recipe.ConditionDropProbability > 0 ? contexts?.EmptyContext : null);
+        using var session = new UViTTrainingSession(network, recipe, _options.Seed, nullClass, recipe.ConditionDropProbability > 0 ? contexts?.EmptyContext : null)
+        {
+            MaxConsecutiveSkippedSteps = _options.MaxConsecutiveSkippedSteps,
+        };
         string condition = contexts is not null ? $"{contexts.CaptionCount} text contexts [{contexts.Tokens}, {contexts.Width}]" : $"{data.ClassCount} classes";
         channel.Info(MessageSensitivity.None, $"U-ViT: {data.Count} images {data.Channels}x{data.Size}x{data.Size}, {condition}; " +
                                              $"network D {config.EmbedDim}, depth {config.Depth}, patch {config.PatchSize}, {network.ParameterCount:N0} parameters; " +
@@ -87,11 +98,10 @@ public sealed class UViTTrainer : IEstimator<UViTGenerationTransformer>
         long stepsPerEpoch = Math.Max(1, data.Count / batch);
         long totalSteps = _options.MaxSteps ?? (_options.Epochs ?? 1) * stepsPerEpoch;
         string? checkpoint = _options.CheckpointDirectory is null ? null : Path.Combine(_options.CheckpointDirectory, CheckpointFile);
-        if (checkpoint is not null && _options.Resume && File.Exists(checkpoint))
-        {
-            session.LoadCheckpoint(checkpoint);
-            channel.Info(MessageSensitivity.None, $"Resumed from {checkpoint} at step {session.Step}.");
-        }
+        string? previous = _options.CheckpointDirectory is null ? null : Path.Combine(_options.CheckpointDirectory, PreviousCheckpointFile);
+        var identity = RunIdentity.Of(data.Count, batch, recipe);
+        if (checkpoint is not null && _options.Resume) Resume(session, checkpoint, previous!, identity, channel);
+        void Save() => session.SaveCheckpoint(checkpoint!, identity, previous);
 
         Tensor? order = null;
         long orderEpoch = -1;
@@ -121,6 +131,12 @@ public sealed class UViTTrainer : IEstimator<UViTGenerationTransformer>
                     var context = contexts?.Draw(rows, session.Random);                                   // [B, T, D]
                     loss = session.TrainStep(x0, labels, context);
                 }
+                if (!float.IsFinite(loss))
+                {
+                    channel.Warning(MessageSensitivity.None, $"step {session.Step + 1}: loss {loss} or its gradient is not finite; step skipped " +
+                                                             $"({session.SkippedSteps} skipped so far, {session.ConsecutiveSkippedSteps} in a row).");
+                    continue;
+                }
                 lossSum += loss;
                 lossCount++;
                 bool last = session.Step == totalSteps;
@@ -132,9 +148,9 @@ public sealed class UViTTrainer : IEstimator<UViTGenerationTransformer>
                     lossSum = 0;
                     lossCount = 0;
                 }
-                if (checkpoint is not null && (session.Step % _options.CheckpointInterval == 0 || last)) session.SaveCheckpoint(checkpoint);
+                if (checkpoint is not null && (session.Step % _options.CheckpointInterval == 0 || last)) Save();
             }
-            if (checkpoint is not null && _options.CancellationToken.IsCancellationRequested) session.SaveCheckpoint(checkpoint);
+            if (checkpoint is not null && _options.CancellationToken.IsCancellationRequested) Save();
         }
         finally
         {
@@ -144,6 +160,31 @@ public sealed class UViTTrainer : IEstimator<UViTGenerationTransformer>
         return new UViTGenerationTransformer(session.FinishIntoGenerator(), _options.Sampling, outputRange, data.ClassNames,
                                              _options.LabelColumnName, contextColumnName: _options.ContextColumnName ?? "Context",
                                              batchSize: _options.GenerationBatchSize);
+    }
+
+    /// <summary>
+    /// Continues from the latest checkpoint, or from the previous one when the latest cannot be read (a damaged file), after
+    /// checking that it belongs to this run: same data count, batch size and recipe (the network is checked by the load).
+    /// </summary>
+    private void Resume(UViTTrainingSession session, string checkpoint, string previous, IReadOnlyDictionary<string, string> identity, IChannel channel)
+    {
+        string? source = File.Exists(checkpoint) ? checkpoint : File.Exists(previous) ? previous : null;
+        if (source is null) return;
+        IReadOnlyDictionary<string, string> stored;
+        try
+        {
+            stored = session.LoadCheckpoint(source);
+        }
+        catch (InvalidDataException e) when (source == checkpoint && File.Exists(previous))
+        {
+            channel.Warning(MessageSensitivity.None, $"{e.Message} Resuming from the previous checkpoint {previous} instead.");
+            source = previous;
+            stored = session.LoadCheckpoint(source);
+        }
+        if (!_options.ResumeDespiteMismatch && RunIdentity.Mismatch(stored, identity) is { } mismatch)
+            throw new ArgumentException($"Checkpoint '{source}' belongs to another run: {mismatch}. Resume with the same settings, " +
+                                        "start afresh in another folder, or set ResumeDespiteMismatch to continue anyway.");
+        channel.Info(MessageSensitivity.None, $"Resumed from {source} at step {session.Step}.");
     }
 
     /// <summary>The row order of an epoch: a permutation drawn from (seed, epoch), so a resumed run sees the same batches.</summary>

@@ -66,12 +66,16 @@ public sealed class UViTTrainerOptions
     /// math for short sequences on a CPU (where it is faster); both compute the same function.</summary>
     public AttentionKernel Attention { get; set; } = AttentionKernel.Auto;
 
-    /// <summary>Where to keep the resumable checkpoint (latest.ckpt, written atomically); null = no checkpoints.</summary>
+    /// <summary>Where to keep the resumable checkpoint (latest.ckpt, written atomically, and previous.ckpt, the one it replaced); null = no checkpoints.</summary>
     public string? CheckpointDirectory { get; set; }
     /// <summary>Optimiser steps between checkpoints.</summary>
     public int CheckpointInterval { get; set; } = 500;
-    /// <summary>Continue from CheckpointDirectory/latest.ckpt when it exists.</summary>
+    /// <summary>Continue from CheckpointDirectory/latest.ckpt when it exists (or previous.ckpt, the one it replaced, when it is damaged).</summary>
     public bool Resume { get; set; } = true;
+    /// <summary>Resume even when the checkpoint was written with another data count, batch size or recipe (refused by default).</summary>
+    public bool ResumeDespiteMismatch { get; set; }
+    /// <summary>Steps in a row with a non-finite loss or gradient (each skipped) after which Fit stops with a TrainingDivergedException.</summary>
+    public int MaxConsecutiveSkippedSteps { get; set; } = 5;
 
     /// <summary>Sampling settings of the returned generation transformer.</summary>
     public SamplerSettings Sampling { get; set; } = new();

@@ -65,7 +65,7 @@ internal static class LegacyTorchSaveReader
             ReadStorages(stream, keys, unpickler.Storages, path);
             if (saved is not Hashtable table)
                 throw new InvalidDataException($"'{path}' holds a {saved?.GetType().Name ?? "None"}, not a dict of tensors (a state dict).");
-            Materialize(table, path, new HashSet<object>(ReferenceEqualityComparer.Instance));
+            Materialize(table, path);
             return table;
         }
         finally
@@ -81,9 +81,12 @@ internal static class LegacyTorchSaveReader
         {
             return unpickler.load(stream);
         }
-        catch (Exception e) when (e is not InvalidDataException and not OutOfMemoryException)
+        catch (Exception e) when (e is not InvalidDataException)
         {
-            string reason = stream.Position >= stream.Length ? "the file ends inside it (truncated?)" : e.Message;
+            // Razorvine sizes its buffer from the length a string opcode claims before reading it: a corrupt length of 2^31 or
+            // more fails that allocation (OutOfMemoryException, nothing allocated), which here means a corrupt file.
+            string reason = e is OutOfMemoryException ? $"an item claims more bytes than the {stream.Length} of the file ({e.Message})"
+                          : stream.Position >= stream.Length ? "the file ends inside it (truncated?)" : e.Message;
             throw new InvalidDataException($"'{path}': the {what} pickle of this legacy torch.save file could not be read: {reason}", e);
         }
     }
@@ -117,14 +120,24 @@ internal static class LegacyTorchSaveReader
             throw new InvalidDataException($"'{path}' is corrupt: storage '{missing.Key}' is used by a tensor but has no data.");
     }
 
-    /// <summary>Replaces every <see cref="LegacyTensorView"/> in <paramref name="table"/> and its nested dicts by its tensor.</summary>
-    private static void Materialize(Hashtable table, string path, HashSet<object> visited)
+    /// <summary>
+    /// Replaces every <see cref="LegacyTensorView"/> in <paramref name="root"/> and its nested dicts by its tensor. The walk is
+    /// iterative: a crafted file of a few hundred KB can nest dicts 100,000 deep, and a recursive walk would overflow the stack,
+    /// which no caller can catch.
+    /// </summary>
+    private static void Materialize(Hashtable root, string path)
     {
-        if (!visited.Add(table)) return;                                                 // pickles may hold cycles
-        foreach (object key in table.Keys.Cast<object>().ToList())
+        var visited = new HashSet<object>(ReferenceEqualityComparer.Instance);               // pickles may hold cycles
+        var pending = new Stack<Hashtable>();
+        pending.Push(root);
+        while (pending.TryPop(out var table))
         {
-            if (table[key] is LegacyTensorView view) table[key] = view.Materialize(path);
-            else if (table[key] is Hashtable inner) Materialize(inner, path, visited);
+            if (!visited.Add(table)) continue;
+            foreach (object key in table.Keys.Cast<object>().ToList())
+            {
+                if (table[key] is LegacyTensorView view) table[key] = view.Materialize(path);
+                else if (table[key] is Hashtable inner) pending.Push(inner);
+            }
         }
     }
 }

@@ -65,7 +65,11 @@ public static class StateDictFile
         var format = Detect(path);
         try
         {
-            if (format == StateDictFormat.Safetensors) return Safetensors.LoadStateDict(path);
+            if (format == StateDictFormat.Safetensors)
+            {
+                using (var stream = File.OpenRead(path)) SafetensorsHeader.Validate(stream, path);
+                return Safetensors.LoadStateDict(path);
+            }
             using var scope = NewDisposeScope();
             var table = format == StateDictFormat.TorchZip ? PyTorchUnpickler.UnpickleStateDict(path) : LegacyTorchSaveReader.Read(path);
             var state = Flatten(table, path);
@@ -83,15 +87,9 @@ public static class StateDictFile
     public static void WriteSafetensors(string path, IReadOnlyDictionary<string, Tensor> state)
     {
         TorchRuntime.EnsureLoaded();
+        using var scope = NewDisposeScope();                        // the detached, CPU and contiguous copies
         var contiguous = state.ToDictionary(kv => kv.Key, kv => kv.Value.detach().cpu().contiguous());
-        try
-        {
-            AtomicFile.Write(path, stream => Safetensors.SaveStateDict(stream, contiguous, leaveOpen: true));
-        }
-        finally
-        {
-            foreach (var t in contiguous.Values) t.Dispose();
-        }
+        AtomicFile.Write(path, stream => Safetensors.SaveStateDict(stream, contiguous, leaveOpen: true));
     }
 
     /// <summary>The flat <c>name -> tensor</c> dict of a torch.save file's top-level dict, unwrapping a container.</summary>

@@ -20,6 +20,24 @@ public static class StateDictLoader
     /// <exception cref="CheckpointMismatchException">Keys or shapes do not match; every offending key is named.</exception>
     public static StateDictLoadReport Load(nn.Module module, IReadOnlyDictionary<string, Tensor> state, bool strict = true, string source = "state dict")
     {
+        var report = Check(module, state, strict, source);
+        using (no_grad())
+        {
+            foreach (var (key, destination) in module.state_dict())
+            {
+                if (state.TryGetValue(key, out var value)) destination.copy_(value);
+            }
+        }
+        return report;
+    }
+
+    /// <summary>
+    /// The checks of <see cref="Load"/> without the copy, so that a caller loading several parts (a training checkpoint's
+    /// network, EMA and optimiser) can validate them all before it changes anything.
+    /// </summary>
+    /// <exception cref="CheckpointMismatchException">Keys or shapes do not match; every offending key is named.</exception>
+    public static StateDictLoadReport Check(nn.Module module, IReadOnlyDictionary<string, Tensor> state, bool strict = true, string source = "state dict")
+    {
         var target = module.state_dict();
         var missing = target.Keys.Where(k => !state.ContainsKey(k)).ToList();
         var unexpected = state.Keys.Where(k => !target.ContainsKey(k)).ToList();
@@ -28,14 +46,6 @@ public static class StateDictLoader
                            .ToList();
         if (shapes.Count > 0 || (strict && (missing.Count > 0 || unexpected.Count > 0)))
             throw new CheckpointMismatchException(source, missing, unexpected, shapes, Hint(missing, unexpected));
-
-        using (no_grad())
-        {
-            foreach (var (key, destination) in target)
-            {
-                if (state.TryGetValue(key, out var value)) destination.copy_(value);
-            }
-        }
         return new StateDictLoadReport(missing, unexpected);
     }
 

@@ -53,9 +53,16 @@ public static partial class NpyFormat
 
         int itemSize = descr[2] == '8' ? 8 : 4;
         bool bigEndian = descr[0] == '>';
-        long count = shape.Aggregate(1L, (a, b) => a * b);
-        if (count * itemSize > Array.MaxLength)
-            throw new InvalidDataException($"'{name}' is too large ({count} values of {itemSize} bytes).");
+        long count = 1;
+        foreach (long dimension in shape)                                   // checked against the limit before multiplying: no overflow
+        {
+            if (dimension > 0 && count > Array.MaxLength / itemSize / dimension)
+                throw new InvalidDataException($"'{name}' is too large: shape ({string.Join(", ", shape)}) of {itemSize}-byte values.");
+            count *= dimension;
+        }
+        if (stream.CanSeek && count * itemSize > stream.Length - stream.Position)
+            throw new InvalidDataException($"'{name}' is truncated: shape ({string.Join(", ", shape)}) needs {count * itemSize} bytes of data, " +
+                                           $"{stream.Length - stream.Position} remain.");
         var raw = new byte[count * itemSize];
         ReadExactly(stream, raw, name, $"data ({count} values of '{descr}')");
 

@@ -34,14 +34,22 @@ public sealed record SamplerSettings
     /// <summary>The same guidance in the DiT / diffusers convention: g = 1 + s (1 = no guidance).</summary>
     public double DiffusersGuidanceScale => 1 + GuidanceScale;
 
+    /// <summary>Most sampling steps accepted: 10 times the paper's longest (Euler-Maruyama, 1000); more only exhausts memory.</summary>
+    public const int MaxSteps = 10_000;
+    /// <summary>Largest guidance magnitude accepted: far beyond any useful value (the paper uses s &lt;= 4), small enough to stay finite.</summary>
+    public const double MaxGuidanceScale = 1000;
+
     /// <summary>Throws naming the invalid setting.</summary>
     public SamplerSettings Validate(NoiseScheduleKind schedule)
     {
-        if (Steps < 1) throw new ArgumentOutOfRangeException(nameof(Steps), $"Sampling steps must be at least 1; got {Steps}.");
-        if (!double.IsFinite(GuidanceScale)) throw new ArgumentOutOfRangeException(nameof(GuidanceScale), $"Guidance must be finite; got {GuidanceScale}.");
+        if (!Enum.IsDefined(Sampler)) throw new ArgumentOutOfRangeException(nameof(Sampler), $"Unknown sampler {(int)Sampler}.");
+        if (!Enum.IsDefined(schedule)) throw new ArgumentOutOfRangeException(nameof(schedule), $"Unknown noise schedule {(int)schedule}.");
+        if (Steps is < 1 or > MaxSteps) throw new ArgumentOutOfRangeException(nameof(Steps), $"Sampling steps must lie in [1, {MaxSteps}]; got {Steps}.");
+        if (!(Math.Abs(GuidanceScale) <= MaxGuidanceScale))
+            throw new ArgumentOutOfRangeException(nameof(GuidanceScale), $"Guidance must be finite and at most {MaxGuidanceScale} in magnitude; got {GuidanceScale}.");
         if (Sampler == SamplerKind.EulerMaruyama && schedule != NoiseScheduleKind.ContinuousVP)
             throw new ArgumentException("Euler-Maruyama needs the continuous VP schedule; this model uses the discrete one. Use DpmSolverPlusPlus or Ddim.");
-        if (!(DdimEta >= 0)) throw new ArgumentOutOfRangeException(nameof(DdimEta), $"DDIM eta must be >= 0; got {DdimEta}.");
+        if (!(DdimEta >= 0) || !double.IsFinite(DdimEta)) throw new ArgumentOutOfRangeException(nameof(DdimEta), $"DDIM eta must be finite and >= 0; got {DdimEta}.");
         return this;
     }
 

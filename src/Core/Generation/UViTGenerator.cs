@@ -120,6 +120,11 @@ public sealed class UViTGenerator : IDisposable
         try
         {
             var samples = settings.Create(schedule).Sample(model, initial, noise, progress, cancellationToken);  // [B, C, H, W]
+            // NaN pixels would come out as black images with no error: a network or a setting (extreme guidance) that produces
+            // them is reported instead.
+            if (!isfinite(samples).all().item<bool>())
+                throw new ArithmeticException($"Sampling produced NaN or infinite values ({settings.Sampler}, {settings.Steps} steps, guidance {settings.GuidanceScale}): " +
+                                              "the weights are not finite, or the guidance is too large for this model.");
             return samples.to(ScalarType.Float32).cpu().MoveToOuterDisposeScope();
         }
         finally

@@ -52,6 +52,7 @@ public static class ClipTextCheckpoint
         IReadOnlyList<string> ignored;
         if (StateDictFile.Detect(path) == StateDictFormat.Safetensors)
         {
+            using (var stream = File.OpenRead(path)) SafetensorsHeader.Validate(stream, path);   // offsets and sizes inside the file
             var keys = SafetensorsKeys(path);
             ignored = keys.Where(IsIgnored).ToList();
             try

@@ -60,6 +60,21 @@ public sealed record MomentsCacheHeader(long Count, int Channels, int Height, in
         return stream.Position;
     }
 
+    /// <summary>
+    /// Refuses record counts and shapes the file's <paramref name="dataBytes"/> cannot hold, before any product of them can
+    /// overflow (2^61 records of 8 bytes wrap to 0 and would pass an exact-length check) or anything is allocated.
+    /// </summary>
+    private static void CheckSize(MomentsCacheHeader header, long dataBytes, string path)
+    {
+        long perImage = (long)header.Channels * header.Height;                                  // < 2^62: no overflow
+        if (perImage > int.MaxValue || perImage * header.Width > int.MaxValue)
+            throw new InvalidDataException($"Moments cache '{path}' has implausible moments of {header.Channels}x{header.Height}x{header.Width}.");
+        long record = header.RecordBytes;                                                       // < 2^35 now
+        if (header.Count > dataBytes / record)
+            throw new InvalidDataException($"Moments cache '{path}' claims {header.Count} records of {record} bytes; {dataBytes} bytes follow its header: " +
+                                           "the file is truncated or damaged, build it again.");
+    }
+
     /// <summary>The byte offset of the record count field (patched when a writer commits).</summary>
     internal const long CountOffset = 16;
 
@@ -81,6 +96,8 @@ public sealed record MomentsCacheHeader(long Count, int Channels, int Height, in
             if (count < 0 || channels <= 0 || channels % 2 != 0 || height <= 0 || width <= 0 || (flags & ~3) != 0 || !(scale > 0) || classCount < 0)
                 throw new InvalidDataException($"Moments cache '{path}' has an invalid header (N {count}, 2E {channels}, {height}x{width}, flags {flags}, scale {scale}, {classCount} classes).");
             if ((flags & 2) == 0 && classCount != 0) throw new InvalidDataException($"Moments cache '{path}' names {classCount} classes but holds no labels.");
+            if (classCount > (stream.Length - stream.Position) / sizeof(int))                       // each name takes at least its length field
+                throw new InvalidDataException($"Moments cache '{path}' claims {classCount} class names; the {stream.Length} bytes of the file cannot hold them.");
             string[]? names = (flags & 2) == 0 ? null : new string[classCount];
             for (int i = 0; i < classCount; i++)
             {
@@ -89,6 +106,7 @@ public sealed record MomentsCacheHeader(long Count, int Channels, int Height, in
                 names![i] = Encoding.UTF8.GetString(reader.ReadBytes(length));
             }
             var header = new MomentsCacheHeader(count, channels, height, width, (flags & 1) != 0, scale, names);
+            CheckSize(header, stream.Length - stream.Position, path);
             return (header, stream.Position);
         }
         catch (EndOfStreamException e)

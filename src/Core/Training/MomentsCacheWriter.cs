@@ -2,6 +2,7 @@
 // The file is written next to its destination and renamed into place on Commit, so a crash never leaves a half-written
 // cache under the final name.
 using System.Runtime.InteropServices;
+using UViT.MLNet.Core.Checkpoints;
 using static TorchSharp.torch;
 
 namespace UViT.MLNet.Core.Training;
@@ -80,6 +81,7 @@ public sealed class MomentsCacheWriter : IDisposable
         _stream.Flush(flushToDisk: true);
         _stream.Dispose();
         File.Move(_temporary, _path, overwrite: true);
+        AtomicFile.FlushFolder(Path.GetDirectoryName(Path.GetFullPath(_path))!);
         _committed = true;
     }
 
@@ -98,5 +100,9 @@ public sealed class MomentsCacheWriter : IDisposable
             throw new ArgumentException($"{name} must be float32 [{string.Join(", ", shape)}]; got {t.dtype} [{string.Join(", ", t.shape)}].", name);
     }
 
-    private static float[] Floats(Tensor t) => t.detach().cpu().contiguous().data<float>().ToArray();
+    private static float[] Floats(Tensor t)
+    {
+        using var scope = NewDisposeScope();                              // the detached, CPU and contiguous copies
+        return t.detach().cpu().contiguous().data<float>().ToArray();
+    }
 }

@@ -34,6 +34,15 @@ public sealed class UViTTrainingSession : IDisposable
     public long Step { get; private set; }
     /// <summary>The generator behind every random draw (times, noise, dropout); its state is part of a checkpoint.</summary>
     public Generator Random { get; }
+    /// <summary>Steps skipped so far because their loss or gradient norm was not finite (they changed no weight).</summary>
+    public long SkippedSteps { get; private set; }
+    /// <summary>Skipped steps since the last step that was taken.</summary>
+    public int ConsecutiveSkippedSteps { get; private set; }
+    /// <summary>
+    /// How many non-finite steps in a row end the run with a <see cref="TrainingDivergedException"/> (a single bad batch is
+    /// skipped; a run that keeps producing NaN has diverged and retrying does not help).
+    /// </summary>
+    public int MaxConsecutiveSkippedSteps { get; init; } = 5;
 
     /// <param name="network">A freshly initialised (or pre-trained) network; the session owns it.</param>
     /// <param name="nullClass">Null label for class models trained with guidance dropout (must be &lt; NumClasses).</param>
@@ -73,7 +82,10 @@ public sealed class UViTTrainingSession : IDisposable
     /// <summary>
     /// One optimiser step on a batch: noise it, drop conditions for guidance, predict the noise, back-propagate
     /// (in <see cref="TrainingRecipe.GradientAccumulationSteps"/> micro-batches), clip, step AdamW, update the EMA.
+    /// A step whose loss or gradient norm is not finite is skipped before it reaches the optimiser or the EMA: the weights and
+    /// <see cref="Step"/> stay as they were, <see cref="SkippedSteps"/> counts it, and the non-finite loss is returned.
     /// </summary>
+    /// <exception cref="TrainingDivergedException"><see cref="MaxConsecutiveSkippedSteps"/> steps in a row were not finite.</exception>
     /// <param name="x0">[B, C, H, W] clean data (pixels in [-1, 1] or scaled latents).</param>
     /// <param name="labels">[B] int64 labels (class models).</param>
     /// <param name="context">[B, T, D] text contexts (text models).</param>
@@ -98,13 +110,30 @@ public sealed class UViTTrainingSession : IDisposable
             (loss * ((double)(to - from) / b)).backward();
             total += loss.item<float>() * (to - from) / b;
         }
-        if (Recipe.GradientClipNorm is double clip) nn.utils.clip_grad_norm_(Network.parameters(), clip);
+        // Clipping measures the norm anyway (and a non-finite norm leaves the gradients to be zeroed below).
+        double norm = Recipe.GradientClipNorm is double clip ? nn.utils.clip_grad_norm_(Network.parameters(), clip) : GradientNorm();
+        if (!double.IsFinite(total) || !double.IsFinite(norm))
+        {
+            _optimizer.zero_grad();
+            SkippedSteps++;
+            if (++ConsecutiveSkippedSteps >= MaxConsecutiveSkippedSteps)
+                throw new TrainingDivergedException($"Training diverged: {ConsecutiveSkippedSteps} steps in a row after step {Step} had a non-finite loss ({total}) " +
+                                                    $"or gradient norm ({norm}); check the data range (NaN inputs?) and lower the learning rate.");
+            return (float)total;
+        }
+        ConsecutiveSkippedSteps = 0;
         _optimizer.step();
         Step++;
         _ema.Update(ExponentialMovingAverage.RateAt(Step, Recipe.EmaRate, Recipe.EmaWarmup));
-        if (!double.IsFinite(total))
-            throw new ArithmeticException($"The training loss became {total} at step {Step}: check the data range (NaN inputs?) and lower the learning rate.");
         return (float)total;
+    }
+
+    /// <summary>The global L2 norm of the gradients (what clipping measures); NaN or infinity when any gradient is.</summary>
+    private double GradientNorm()
+    {
+        using var scope = NewDisposeScope();
+        var norms = Network.parameters().Select(p => p.grad).OfType<Tensor>().Select(g => g.detach().norm().to(float64)).ToList();   // [] each
+        return norms.Count == 0 ? 0 : stack(norms).norm().item<double>();
     }
 
     /// <summary>
@@ -151,15 +180,24 @@ public sealed class UViTTrainingSession : IDisposable
         if (_finished) throw new InvalidOperationException("This training session has handed its networks to a generator (FinishIntoGenerator); it can no longer train.");
     }
 
-    /// <summary>Writes network, EMA, optimiser state, step, RNG state and <paramref name="metadata"/> to one file, atomically.</summary>
-    public void SaveCheckpoint(string path, IReadOnlyDictionary<string, string>? metadata = null)
+    /// <summary>
+    /// Writes network, EMA, optimiser state, step, RNG state and <paramref name="metadata"/> to one file, atomically, with a
+    /// SHA-256 checksum of every part. Weights that are not finite are refused, so a diverged run never replaces a good file.
+    /// </summary>
+    /// <param name="previousPath">Where the checkpoint being replaced is kept (null: it is dropped).</param>
+    /// <exception cref="TrainingDivergedException">A weight is NaN or infinite; nothing was written.</exception>
+    public void SaveCheckpoint(string path, IReadOnlyDictionary<string, string>? metadata = null, string? previousPath = null)
     {
         ThrowIfFinished();
-        TrainingCheckpoint.Save(path, this, _optimizer, metadata ?? new Dictionary<string, string>());
+        TrainingCheckpoint.Save(path, this, _optimizer, metadata ?? new Dictionary<string, string>(), previousPath);
     }
 
-    /// <summary>Restores a checkpoint written by <see cref="SaveCheckpoint"/> into this session (same config required).</summary>
+    /// <summary>
+    /// Restores a checkpoint written by <see cref="SaveCheckpoint"/> into this session (same config required). Every part is
+    /// checked (checksums, keys, shapes, finite weights) before anything changes, so a failed load leaves the session as it was.
+    /// </summary>
     /// <returns>The metadata stored with it.</returns>
+    /// <exception cref="InvalidDataException">The file is truncated, corrupt or from another network.</exception>
     public IReadOnlyDictionary<string, string> LoadCheckpoint(string path)
     {
         ThrowIfFinished();

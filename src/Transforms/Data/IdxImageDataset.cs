@@ -33,7 +33,11 @@ public sealed class IdxImageDataset
         int count = BinaryPrimitives.ReadInt32BigEndian(images.AsSpan(4));
         int height = BinaryPrimitives.ReadInt32BigEndian(images.AsSpan(8)), width = BinaryPrimitives.ReadInt32BigEndian(images.AsSpan(12));
         int labelCount = BinaryPrimitives.ReadInt32BigEndian(labels.AsSpan(4));
+        Check(count >= 0 && height >= 0 && width >= 0, imagesPath, $"has a damaged header ({count} images of {height}x{width})");
+        Check(labelCount >= 0, labelsPath, $"has a damaged header ({labelCount} labels)");
+        Check(limit is null or >= 0, imagesPath, $"cannot be read with a negative limit ({limit})");
         Check(count == labelCount, labelsPath, $"holds {labelCount} labels for {count} images in '{imagesPath}'");
+        Check((long)height * width <= images.Length, imagesPath, $"is damaged: one {height}x{width} image is larger than the whole file ({images.Length} bytes)");
         Check(images.Length >= 16 + (long)count * height * width, imagesPath, $"is truncated: {count} images of {height}x{width} need {16 + (long)count * height * width} bytes, found {images.Length}");
         Check(labels.Length >= 8 + count, labelsPath, $"is truncated: {count} labels need {8 + count} bytes, found {labels.Length}");
         int n = Math.Min(count, limit ?? count);

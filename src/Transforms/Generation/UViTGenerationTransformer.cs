@@ -27,8 +27,13 @@ public sealed class UViTGenerationTransformer : BatchMappingTransformer<Generati
 
     /// <summary>The network(s) and schedule.</summary>
     public UViTGenerator Generator { get; }
-    /// <summary>Sampler, steps, guidance and weights; may be changed between calls.</summary>
-    public SamplerSettings Settings { get; set; }
+    /// <summary>Sampler, steps, guidance and weights; may be changed between calls (validated when set).</summary>
+    public SamplerSettings Settings
+    {
+        get => _settings;
+        set => _settings = (value ?? throw new ArgumentNullException(nameof(value))).Validate(Generator.Schedule);
+    }
+    private SamplerSettings _settings = null!;
     /// <summary>The label column read by class models.</summary>
     public string LabelColumnName { get; }
     /// <summary>The text-context column read by text models.</summary>
@@ -41,8 +46,13 @@ public sealed class UViTGenerationTransformer : BatchMappingTransformer<Generati
     public string ImageColumnName { get; }
     /// <summary>Range of the output vector (the trainer's input range, so a round trip keeps units).</summary>
     public PixelRange OutputRange { get; }
-    /// <summary>Rows per sampler run.</summary>
-    public int BatchSize { get; set; }
+    /// <summary>Rows per sampler run (at least 1).</summary>
+    public int BatchSize
+    {
+        get => _batchSize;
+        set => _batchSize = value >= 1 ? value : throw new ArgumentOutOfRangeException(nameof(value), $"Generation batch size must be at least 1; got {value}.");
+    }
+    private int _batchSize;
     /// <summary>Seed of row 0 when the input has no seed column.</summary>
     public long BaseSeed { get; }
     /// <summary>Display names of the classes (the training label's key values), index = class.</summary>
@@ -62,12 +72,11 @@ public sealed class UViTGenerationTransformer : BatchMappingTransformer<Generati
                                      int batchSize = 16, long baseSeed = 0, string contextColumnName = "Context")
     {
         Generator = generator;
-        Settings = settings.Validate(generator.Schedule);
+        Settings = settings;
         OutputRange = outputRange;
         ClassNames = classNames?.ToArray() ?? Enumerable.Range(0, generator.ClassCount).Select(i => i.ToString()).ToArray();
         if (ClassNames.Count != generator.ClassCount)
             throw new ArgumentException($"{ClassNames.Count} class names given for {generator.ClassCount} classes.", nameof(classNames));
-        if (batchSize < 1) throw new ArgumentOutOfRangeException(nameof(batchSize), $"Batch size must be at least 1; got {batchSize}.");
         (LabelColumnName, SeedColumnName, OutputColumnName, ImageColumnName, BatchSize, BaseSeed, ContextColumnName) =
             (labelColumnName, seedColumnName, outputColumnName, imageColumnName, batchSize, baseSeed, contextColumnName);
     }
@@ -112,29 +121,41 @@ public sealed class UViTGenerationTransformer : BatchMappingTransformer<Generati
     }
 
     /// <inheritdoc/>
+    /// <remarks>
+    /// Everything read from the file is checked before a network is built: the enums must be known values, and the config must
+    /// match the shapes of the stored weights (checked on a network of the meta device, which allocates nothing), so a small
+    /// crafted file cannot make this build gigabytes of networks before its weights are refused.
+    /// </remarks>
     public static UViTGenerationTransformer Load(IHostEnvironment environment, ModelLoadReader reader)
     {
         var r = reader.Reader;
+        Dictionary<string, Tensor>? raw = null, emaState = null;
         try
         {
             var config = UViTConfig.FromOfficialArguments(JsonDocument.Parse(r.ReadString()).RootElement);
-            var schedule = (NoiseScheduleKind)r.ReadInt32();
+            var schedule = Known((NoiseScheduleKind)r.ReadInt32());
             long nullClass = r.ReadInt64();
             var settings = new SamplerSettings
             {
-                Sampler = (SamplerKind)r.ReadInt32(), Steps = r.ReadInt32(), GuidanceScale = r.ReadDouble(), UseEmaWeights = r.ReadBoolean(), DdimEta = r.ReadDouble(),
+                Sampler = Known((SamplerKind)r.ReadInt32()), Steps = r.ReadInt32(), GuidanceScale = r.ReadDouble(), UseEmaWeights = r.ReadBoolean(), DdimEta = r.ReadDouble(),
             };
-            var range = (PixelRange)r.ReadInt32();
+            var range = Known((PixelRange)r.ReadInt32());
             int batchSize = r.ReadInt32();
             long baseSeed = r.ReadInt64();
             string label = r.ReadString(), seed = r.ReadString(), output = r.ReadString(), image = r.ReadString(), context = r.ReadString();
-            var names = Enumerable.Range(0, r.ReadInt32()).Select(_ => r.ReadString()).ToList();
-            var empty = Enumerable.Range(0, r.ReadInt32()).Select(_ => r.ReadSingle()).ToArray();
+            var names = Enumerable.Range(0, Count(r, "class names")).Select(_ => r.ReadString()).ToList();
+            var empty = Enumerable.Range(0, Count(r, "empty-context values")).Select(_ => r.ReadSingle()).ToArray();
             bool fused = r.ReadBoolean();
+            settings.Validate(schedule);
+            if (batchSize < 1) throw new InvalidDataException($"The model zip's U-ViT generation entry has batch size {batchSize}.");
+            reader.LoadStream(RawWeightsStream, s => raw = WeightStream.Read(s, RawWeightsStream));
+            reader.LoadStream(EmaWeightsStream, s => emaState = WeightStream.Read(s, EmaWeightsStream));
+            CheckShapes(config, raw!, RawWeightsStream);
+            CheckShapes(config, emaState!, EmaWeightsStream);
             var network = new UViTNetwork(config) { UseFusedAttention = fused };
             var ema = new UViTNetwork(config) { UseFusedAttention = fused };
-            reader.LoadStream(RawWeightsStream, s => ReadWeights(s, network, RawWeightsStream));
-            reader.LoadStream(EmaWeightsStream, s => ReadWeights(s, ema, EmaWeightsStream));
+            StateDictLoader.Load(network, raw!, strict: true, RawWeightsStream);
+            StateDictLoader.Load(ema, emaState!, strict: true, EmaWeightsStream);
             using var emptyContext = empty.Length == 0 ? null : tensor(empty, [config.NumClipTokens ?? 0, config.ClipDim ?? 0]);
             var generator = new UViTGenerator(network, ema, schedule, nullClass < 0 ? null : nullClass, emptyContext);
             return new UViTGenerationTransformer(generator, settings, range, names, label, seed, output, image, batchSize, baseSeed, context);
@@ -143,16 +164,45 @@ public sealed class UViTGenerationTransformer : BatchMappingTransformer<Generati
         {
             throw new InvalidDataException("The model zip's U-ViT generation entry is truncated.", e);
         }
+        catch (Exception e) when (e is ArgumentException or JsonException or FormatException or InvalidOperationException)
+        {
+            throw new InvalidDataException($"The model zip's U-ViT generation entry is corrupt: {e.Message}", e);
+        }
+        finally
+        {
+            foreach (var t in (raw?.Values ?? Enumerable.Empty<Tensor>()).Concat(emaState?.Values ?? Enumerable.Empty<Tensor>())) t.Dispose();
+        }
+    }
+
+    /// <summary>An enum value read from the file, refused unless it is one the enum defines.</summary>
+    private static T Known<T>(T value) where T : struct, Enum =>
+        Enum.IsDefined(value) ? value : throw new InvalidDataException($"The model zip's U-ViT generation entry holds {typeof(T).Name} {Convert.ToInt64(value)}, which is not a known value.");
+
+    /// <summary>A count read from the file, refused when negative or larger than the bytes left could hold (at least one per item).</summary>
+    private static int Count(BinaryReader r, string what)
+    {
+        int count = r.ReadInt32();
+        long left = r.BaseStream.CanSeek ? r.BaseStream.Length - r.BaseStream.Position : int.MaxValue;
+        if (count < 0 || count > left)
+            throw new InvalidDataException($"The model zip's U-ViT generation entry claims {count} {what}; {left} bytes remain.");
+        return count;
+    }
+
+    /// <summary>Refuses weights whose keys or shapes do not fit <paramref name="config"/>, using a network on the meta device (no memory).</summary>
+    private static void CheckShapes(UViTConfig config, IReadOnlyDictionary<string, Tensor> state, string name)
+    {
+        using var shapes = new UViTNetwork(config, device: new Device(TorchSharp.DeviceType.META));
+        try
+        {
+            StateDictLoader.Check(shapes, state, strict: true, name);
+        }
+        catch (CheckpointMismatchException e)
+        {
+            throw new InvalidDataException($"The model zip's network configuration does not match its '{name}' weights: {e.Message}", e);
+        }
     }
 
     private static void WriteWeights(BinaryWriter writer, UViTNetwork network) => WeightStream.Write(writer, network.state_dict());
-
-    private static void ReadWeights(BinaryReader reader, UViTNetwork network, string name)
-    {
-        var state = WeightStream.Read(reader, name);
-        try { StateDictLoader.Load(network, state, strict: true, source: name); }
-        finally { foreach (var t in state.Values) t.Dispose(); }
-    }
 
     /// <summary>Releases the networks.</summary>
     public void Dispose() => Generator.Dispose();

@@ -61,31 +61,41 @@ internal static class LatentAutoencoderStore
 
     /// <summary>
     /// Builds an autoencoder for <paramref name="config"/> and fills the half under <paramref name="prefixes"/> from the side
-    /// stream; every key of that half must be there (the other half keeps its initialisation and is never used).
+    /// stream; every key of that half must be there (the other half keeps its initialisation and is never used). The weights
+    /// are checked against the config on the meta device (no memory) before the real autoencoder is built, so a crafted
+    /// config cannot make this allocate a huge network first.
     /// </summary>
     public static AutoencoderKL LoadHalf(ModelLoadReader reader, AutoencoderKLConfig config, string[] prefixes, string streamName, string device, int microBatchSize)
     {
-        var model = new AutoencoderKL(config) { MicroBatchSize = microBatchSize };
+        Dictionary<string, Tensor>? state = null;
         try
         {
-            reader.LoadStream(streamName, r =>
+            reader.LoadStream(streamName, r => state = WeightStream.Read(r, streamName));
+            using (var shapes = new AutoencoderKL(config, new Device(TorchSharp.DeviceType.META))) CheckHalf(shapes, state!, prefixes, streamName);
+            var model = new AutoencoderKL(config) { MicroBatchSize = microBatchSize };
+            try
             {
-                var state = WeightStream.Read(r, streamName);
-                try
-                {
-                    var report = StateDictLoader.Load(model, state, strict: false, source: streamName);
-                    var missing = report.MissingKeys.Where(k => prefixes.Any(p => k.StartsWith(p, StringComparison.Ordinal))).ToList();
-                    if (missing.Count > 0 || report.UnexpectedKeys.Count > 0)
-                        throw new CheckpointMismatchException(streamName, missing, report.UnexpectedKeys, [], null);
-                }
-                finally { foreach (var t in state.Values) t.Dispose(); }
-            });
-            return Prepare(model, device);
+                StateDictLoader.Load(model, state!, strict: false, source: streamName);
+                return Prepare(model, device);
+            }
+            catch
+            {
+                model.Dispose();
+                throw;
+            }
         }
-        catch
+        finally
         {
-            model.Dispose();
-            throw;
+            foreach (var t in state?.Values ?? Enumerable.Empty<Tensor>()) t.Dispose();
         }
+    }
+
+    /// <summary>Throws unless <paramref name="state"/> fits <paramref name="model"/> in shape and holds every key under <paramref name="prefixes"/> and no other.</summary>
+    private static void CheckHalf(AutoencoderKL model, IReadOnlyDictionary<string, Tensor> state, string[] prefixes, string streamName)
+    {
+        var report = StateDictLoader.Check(model, state, strict: false, source: streamName);
+        var missing = report.MissingKeys.Where(k => prefixes.Any(p => k.StartsWith(p, StringComparison.Ordinal))).ToList();
+        if (missing.Count > 0 || report.UnexpectedKeys.Count > 0)
+            throw new CheckpointMismatchException(streamName, missing, report.UnexpectedKeys, [], null);
     }
 }

@@ -120,21 +120,27 @@ public sealed class TextEncodingTransformer : BatchMappingTransformer<string[]>,
             reader.LoadStream(VocabStream, s => vocab = ReadBytes(s, VocabStream));
             reader.LoadStream(MergesStream, s => merges = ReadBytes(s, MergesStream));
             var tokenizer = ClipTokenizer.FromStreams(new MemoryStream(vocab), new MemoryStream(merges), contextLength);
-            var model = new ClipTextModel(config, TorchRuntime.ParseDevice(options.Device));
+            Dictionary<string, Tensor>? state = null;
             try
             {
-                reader.LoadStream(WeightsStream, s =>
+                reader.LoadStream(WeightsStream, s => state = WeightStream.Read(s, WeightsStream));
+                // The config is checked against the weights on the meta device (no memory) before the real model is built.
+                using (var shapes = new ClipTextModel(config, new Device(TorchSharp.DeviceType.META))) StateDictLoader.Check(shapes, state!, strict: true, source: WeightsStream);
+                var model = new ClipTextModel(config, TorchRuntime.ParseDevice(options.Device));
+                try
                 {
-                    var state = WeightStream.Read(s, WeightsStream);
-                    try { StateDictLoader.Load(model, state, strict: true, source: WeightsStream); }
-                    finally { foreach (var t in state.Values) t.Dispose(); }
-                });
-                return new TextEncodingTransformer(new ClipTextEncoder(tokenizer, model), vocab, merges, options);
+                    StateDictLoader.Load(model, state!, strict: true, source: WeightsStream);
+                    return new TextEncodingTransformer(new ClipTextEncoder(tokenizer, model), vocab, merges, options);
+                }
+                catch
+                {
+                    model.Dispose();
+                    throw;
+                }
             }
-            catch
+            finally
             {
-                model.Dispose();
-                throw;
+                foreach (var t in state?.Values ?? Enumerable.Empty<Tensor>()) t.Dispose();
             }
         }
         catch (EndOfStreamException e)

@@ -42,9 +42,6 @@ public sealed class LegacyTorchSaveTests
     private static int IndexOf(byte[] data, string latin1, int from = 0) =>
         from + data.AsSpan(from).IndexOf(Encoding.Latin1.GetBytes(latin1));
 
-    private static byte[] BinUnicode(string text) =>
-        [(byte)'X', .. BitConverter.GetBytes(Encoding.UTF8.GetByteCount(text)), .. Encoding.UTF8.GetBytes(text)];
-
     [TestMethod]
     public void LegacyFileEqualsItsSafetensorsTwin()
     {
@@ -67,8 +64,8 @@ public sealed class LegacyTorchSaveTests
         byte[] bytes = File.ReadAllBytes(Legacy);
         int start = IndexOf(bytes, "\x80\x02" + "ccollections\nOrderedDict\n");
         int stop = IndexOf(bytes, ".\x80\x02]", start);                                // STOP, then the storage key list's pickle
-        byte[] container = [.. bytes[..start], 0x80, 0x02, (byte)'}', .. BinUnicode("state_dict"), .. bytes[(start + 2)..stop],
-                            (byte)'s', .. BinUnicode("epoch"), (byte)'K', 5, (byte)'s', .. bytes[stop..]];
+        byte[] container = [.. bytes[..start], 0x80, 0x02, (byte)'}', .. CraftedFiles.BinUnicode("state_dict"), .. bytes[(start + 2)..stop],
+                            (byte)'s', .. CraftedFiles.BinUnicode("epoch"), (byte)'K', 5, (byte)'s', .. bytes[stop..]];
         AssertSameAsTwin(WriteTemp("container.pth", container));
     }
 
@@ -117,5 +114,14 @@ public sealed class LegacyTorchSaveTests
         var error = Assert.ThrowsExactly<InvalidDataException>(() => StateDictFile.Read(corrupt));
         StringAssert.Contains(error.Message, corrupt);
         StringAssert.Contains(error.Message, "torch.QInt8Storage");
+    }
+
+    [TestMethod]
+    public void DeeplyNestedDictsFailCleanlyInsteadOfOverflowingTheStack()
+    {
+        // A recursive walk of 100,000 nested dicts overflows the stack, which kills the process; the reader must end in a clean error.
+        string nested = WriteTemp("nested.pth", CraftedFiles.NestedLegacyPickle(100_000));
+        var error = Assert.ThrowsExactly<InvalidDataException>(() => StateDictFile.Read(nested));
+        StringAssert.Contains(error.Message, nested);
     }
 }

@@ -1,6 +1,7 @@
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using UViT.MLNet.Transforms.Generation;
+using UViT.MLNet.Transforms.Persistence;
 
 namespace UViT.MLNet.Cli.Commands;
 
@@ -8,18 +9,7 @@ namespace UViT.MLNet.Cli.Commands;
 internal static class GenerationHelpers
 {
     /// <summary>A saved model zip, with a missing or unreadable file reported as bad input.</summary>
-    public static ITransformer LoadModel(MLContext mlContext, string path)
-    {
-        if (!File.Exists(path)) throw new FileNotFoundException($"Model file '{path}' does not exist.", path);
-        try { return mlContext.Model.Load(path, out _); }
-        catch (Exception e) when (e is not FileNotFoundException and not OutOfMemoryException)
-        {
-            // ML.NET invokes loaders by reflection: report the innermost cause, not "target of an invocation".
-            var cause = e;
-            while (cause is System.Reflection.TargetInvocationException { InnerException: { } inner }) cause = inner;
-            throw new InvalidDataException($"'{path}' could not be loaded as a model zip (truncated, corrupt, or written by another version?): {cause.Message}", e);
-        }
-    }
+    public static ITransformer LoadModel(MLContext mlContext, string path) => mlContext.LoadChecked(path, out _);
 
     /// <summary>The U-ViT generation transformer in a loaded model (alone or at the end of a chain).</summary>
     public static UViTGenerationTransformer FindGenerator(ITransformer model) => model switch
@@ -36,6 +26,7 @@ internal static class GenerationHelpers
     /// </summary>
     public static List<(int Class, float[] Pixels)> WriteClassGrid(MLContext mlContext, UViTGenerationTransformer generator, string path, int perClass, long baseSeed)
     {
+        if (perClass is < 1 or > 1000) throw new ArgumentException($"--per-class must lie in [1, 1000]; got {perClass}.");
         int classes = Math.Max(1, generator.Generator.ClassCount);
         var rows = Enumerable.Range(0, classes).SelectMany(c => Enumerable.Range(0, perClass).Select(i => new Request { Label = (uint)c, Seed = baseSeed + c * perClass + i })).ToList();
         var schema = SchemaDefinition.Create(typeof(Request));

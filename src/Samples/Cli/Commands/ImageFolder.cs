@@ -21,6 +21,23 @@ internal static class ImageFolder
                 .Select(f => new Entry { Path = System.IO.Path.GetRelativePath(folder, f), ClassName = System.IO.Path.GetFileName(d) }))
             .ToList();
         if (entries.Count == 0) throw new ArgumentException($"No images found in subfolders of '{folder}' (expected FOLDER/CLASS/*.png).");
+        foreach (var entry in entries) CheckReadable(System.IO.Path.Combine(folder, entry.Path));
         return entries;
+    }
+
+    /// <summary>
+    /// Decodes the image once, so that a corrupt file is reported by name before training (ML.NET's LoadImages fails in the
+    /// middle of a run with a message that does not name the file).
+    /// </summary>
+    private static void CheckReadable(string path)
+    {
+        try
+        {
+            using var image = Microsoft.ML.Data.MLImage.CreateFromFile(path);
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            throw new InvalidDataException($"'{path}' is not a readable image: {e.Message}", e);
+        }
     }
 }

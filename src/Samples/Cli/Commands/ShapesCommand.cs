@@ -41,7 +41,7 @@ internal static class ShapesCommand
         sampling.AddTo(command);
         command.SetAction(parse => CliErrors.Run(() =>
         {
-            if (parse.GetValue(threads) is int t) TorchSharp.torch.set_num_threads(t);
+            LibTorchThreads.Apply(parse.GetValue(threads));
             string outputFolder = Path.GetFullPath(parse.GetValue(output)!);
             Directory.CreateDirectory(outputFolder);
             var clock = Stopwatch.StartNew();
@@ -79,7 +79,7 @@ internal static class ShapesCommand
             var encodePrompts = mlContext.Transforms.EncodeText(text, new TextEncodingOptions { InputColumnName = nameof(PromptRow.Prompt), Device = options.Device }).Fit(requestView);
             var promptPipeline = new TransformerChain<ITransformer>(encodePrompts, trained.LastTransformer);
             string zip = Path.Combine(outputFolder, "model.zip");
-            mlContext.Model.Save(promptPipeline, requestView.Schema, zip);
+            mlContext.Model.SaveAtomically(promptPipeline, requestView.Schema, zip);
             Console.WriteLine($"saved {zip} ({new FileInfo(zip).Length / 1024} KiB: tokenizer, text encoder, U-ViT)");
 
             var fresh = new MLContext(seed: 0).RegisterUViT();

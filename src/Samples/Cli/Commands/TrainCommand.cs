@@ -31,6 +31,8 @@ internal static class TrainCommand
         var device = new Option<string>("--device") { Description = "cpu, cuda or cuda:N.", DefaultValueFactory = _ => "cpu" };
         var seed = new Option<long>("--seed") { Description = "Seed of initialisation, data order and noise.", DefaultValueFactory = _ => 0 };
         var resume = new Option<bool>("--resume") { Description = "Continue from OUTPUT/checkpoint/latest.ckpt if present." };
+        var force = new Option<bool>("--force") { Description = "Start afresh even though OUTPUT/checkpoint holds an earlier run's checkpoint (it is replaced)." };
+        var checkpointEvery = new Option<int>("--checkpoint-every") { Description = "Optimiser steps between checkpoints.", DefaultValueFactory = _ => 500 };
         var sampling = SamplingOptions.Create(defaultGuidance: 2.0, defaultSteps: 30);
         var perClass = new Option<int>("--per-class") { Description = "Samples per class in the grid.", DefaultValueFactory = _ => 10 };
         var threads = new Option<int?>("--threads") { Description = "libtorch CPU threads (default: all cores)." };
@@ -43,13 +45,19 @@ internal static class TrainCommand
 
         var command = new Command("train", "Train a class-conditional U-ViT through the ML.NET pipeline, save model.zip, reload it and write a sample grid.")
         {
-            data, size, grayscale, steps, minutes, batch, output, device, seed, resume, perClass, threads, schedule, learningRate, width, depth, patch, attention,
+            data, size, grayscale, steps, minutes, batch, output, device, seed, resume, force, checkpointEvery, perClass, threads, schedule, learningRate, width, depth, patch, attention,
         };
         sampling.AddTo(command);
         command.SetAction(parse => CliErrors.Run(() =>
         {
-            if (parse.GetValue(threads) is int t) TorchSharp.torch.set_num_threads(t);
+            TrainSettings.Check(parse.GetValue(steps), parse.GetValue(batch), parse.GetValue(minutes), parse.GetValue(threads),
+                                parse.GetValue(checkpointEvery), parse.GetValue(perClass), parse.GetValue(size));
+            var samplingSettings = sampling.Read(parse);
+            samplingSettings.Validate(parse.GetValue(schedule) ?? UViTTrainerOptions.ShortRunRecipe.Schedule);
             string outputFolder = Path.GetFullPath(parse.GetValue(output)!);
+            string checkpointFolder = Path.Combine(outputFolder, "checkpoint");
+            TrainSettings.RefuseToReplaceRun(checkpointFolder, parse.GetValue(resume), parse.GetValue(force));
+            LibTorchThreads.Apply(parse.GetValue(threads));
             Directory.CreateDirectory(outputFolder);
             var clock = Stopwatch.StartNew();
             var mlContext = new MLContext(seed: 0);
@@ -57,15 +65,8 @@ internal static class TrainCommand
             var (view, pipelineStart, description) = LoadData(mlContext, parse.GetValue(data), parse.GetValue(size), parse.GetValue(grayscale));
             Console.WriteLine($"data: {description}");
             using var cancel = parse.GetValue(minutes) is double m ? new CancellationTokenSource(TimeSpan.FromMinutes(m)) : new CancellationTokenSource();
-            // Ctrl+C stops training at the next step like --minutes does: the checkpoint, model and samples are still written.
-            ConsoleCancelEventHandler stop = (_, e) =>
-            {
-                if (cancel.IsCancellationRequested) return;   // a second Ctrl+C ends the process at once
-                e.Cancel = true;
-                Console.Error.WriteLine("\nstopping after this step (Ctrl+C again to quit at once)...");
-                cancel.Cancel();
-            };
-            Console.CancelKeyPress += stop;
+            // Ctrl+C and SIGTERM stop training at the next step like --minutes does: the checkpoint, model and samples are still written.
+            using var stop = new StopSignals(cancel);
             var bar = new ConsoleProgressBar("training");
             var losses = new LossPlot();
             var options = new UViTTrainerOptions
@@ -74,9 +75,10 @@ internal static class TrainCommand
                 BatchSize = parse.GetValue(batch),
                 Seed = parse.GetValue(seed),
                 Device = parse.GetValue(device)!,
-                CheckpointDirectory = Path.Combine(outputFolder, "checkpoint"),
+                CheckpointDirectory = checkpointFolder,
+                CheckpointInterval = parse.GetValue(checkpointEvery),
                 Resume = parse.GetValue(resume),
-                Sampling = sampling.Read(parse),
+                Sampling = samplingSettings,
                 Attention = parse.GetValue(attention),
                 ReportInterval = 10,
                 Progress = new InlineProgress<TrainingProgress>(p => { bar.Update(p.Step, p.TotalSteps, $"loss {p.Loss:F4}"); losses.Add(p); }),
@@ -101,7 +103,7 @@ internal static class TrainCommand
             }
             var pipeline = pipelineStart.Append(mlContext.Diffusion().Trainers.UViT(options));
             var model = pipeline.Fit(view);
-            Console.CancelKeyPress -= stop;
+            stop.Dispose();
             bar.Done();
             Console.WriteLine($"trained in {clock.Elapsed:mm\\:ss}");
             string lossPng = Path.Combine(outputFolder, "loss.png");
@@ -110,7 +112,7 @@ internal static class TrainCommand
             if (losses.Count > 0) Console.WriteLine($"wrote {lossPng}");
 
             string zip = Path.Combine(outputFolder, "model.zip");
-            mlContext.Model.Save(model, view.Schema, zip);
+            mlContext.Model.SaveAtomically(model, view.Schema, zip);
             Console.WriteLine($"saved {zip} ({new FileInfo(zip).Length / 1024} KiB)");
 
             // Generate from the saved file, in a fresh MLContext, as a user would.
