@@ -51,7 +51,8 @@ Check(generator.Generator.ClassCount == Classes, $"loaded generator has {generat
 var requestSchema = SchemaDefinition.Create(typeof(Request));
 requestSchema[nameof(Request.Label)].ColumnType = new KeyDataViewType(typeof(uint), Classes);
 var requests = new[] { new Request { Label = 0, Seed = 11 }, new Request { Label = 1, Seed = 12 }, new Request { Label = 0, Seed = 11 } };
-var images = ReadImages(generator.Transform(fresh.Data.LoadFromEnumerable(requests, requestSchema)), generator.ImageColumnName);
+// Reading the column is what runs the sampler.
+var images = generator.Transform(fresh.Data.LoadFromEnumerable(requests, requestSchema)).GetColumn<MLImage>(generator.ImageColumnName).ToList();
 
 Check(images.Count == requests.Length, $"{images.Count} images for {requests.Length} requests");
 foreach (var image in images)
@@ -63,20 +64,6 @@ Check(first.Distinct().Count() > 1, "a generated image is one flat colour");
 Console.WriteLine($"consumer: generated {images.Count} images of {Size}x{Size} from the reloaded zip");
 Console.WriteLine("consumer: ok");
 return 0;
-
-static List<MLImage> ReadImages(IDataView view, string column)
-{
-    var images = new List<MLImage>();
-    using var cursor = view.GetRowCursor([view.Schema[column]]);
-    var getter = cursor.GetGetter<MLImage>(view.Schema[column]);
-    while (cursor.MoveNext())
-    {
-        MLImage image = null!;
-        getter(ref image);
-        images.Add(image);
-    }
-    return images;
-}
 
 static void Check(bool condition, string failure)
 {
