@@ -8,6 +8,8 @@ using TorchSharp.Modules;
 using static TorchSharp.torch;
 using static TorchSharp.torch.nn;
 
+using UViT.MLNet.Core.Runtime;
+
 namespace UViT.MLNet.Core.Autoencoder;
 
 /// <summary>
@@ -148,7 +150,7 @@ public sealed class AutoencoderKL : Module
     /// </summary>
     /// <param name="x">[B, InChannels, H, W] images in [-1, 1].</param>
     /// <param name="sample">Draw from the posterior (true, as the official code) or take its mean (false).</param>
-    /// <param name="generator">Seeded generator for the noise, for reproducible latents; on the module's device.</param>
+    /// <param name="generator">Seeded generator for the noise, for reproducible latents (drawn on the CPU, see SeededDraws).</param>
     /// <returns>[B, E, H/f, W/f]</returns>
     public Tensor Encode(Tensor x, bool sample = true, Generator? generator = null)
     {
@@ -156,7 +158,7 @@ public sealed class AutoencoderKL : Module
         var moments = Moments(x);                                       // [B, 2E, h, w]
         if (!sample) return MeanLatent(moments).MoveToOuterDisposeScope();
         long[] shape = [moments.shape[0], Config.EmbedDim, moments.shape[2], moments.shape[3]];
-        var noise = randn(shape, dtype: moments.dtype, device: moments.device, generator: generator); // [B, E, h, w]
+        var noise = SeededDraws.Randn(shape, moments.dtype, moments.device, generator); // [B, E, h, w]
         return SampleLatent(moments, noise).MoveToOuterDisposeScope();
     }
 

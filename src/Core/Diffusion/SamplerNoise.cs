@@ -1,5 +1,6 @@
 // Where samplers get their Gaussian noise: the initial x_T and any per-step noise (Euler-Maruyama, DDIM with eta > 0).
 // A per-row seeded source makes a sample independent of the batch it is generated in.
+using UViT.MLNet.Core.Runtime;
 using static TorchSharp.torch;
 
 namespace UViT.MLNet.Core.Diffusion;
@@ -17,7 +18,7 @@ public interface ISamplerNoise
 public sealed class GeneratorNoise(Generator? generator = null) : ISamplerNoise
 {
     /// <inheritdoc/>
-    public Tensor Next(Tensor like) => randn(like.shape, dtype: like.dtype, device: like.device, generator: generator); // [B, C, H, W]
+    public Tensor Next(Tensor like) => SeededDraws.Randn(like.shape, like.dtype, like.device, generator); // [B, C, H, W]
 }
 
 /// <summary>
@@ -31,12 +32,12 @@ public sealed class RowSeededNoise : ISamplerNoise, IDisposable
     /// <summary>The seeds, one per row.</summary>
     public IReadOnlyList<long> Seeds { get; }
 
-    /// <summary>Creates the generators (on <paramref name="device"/>, CPU by default: CPU draws are the same on every machine).</summary>
-    public RowSeededNoise(IReadOnlyList<long> seeds, Device? device = null)
+    /// <summary>Creates the generators, on the CPU: CPU draws are the same on every machine, and TorchSharp has no other.</summary>
+    public RowSeededNoise(IReadOnlyList<long> seeds)
     {
         if (seeds.Count == 0) throw new ArgumentException("At least one seed is needed.", nameof(seeds));
         Seeds = seeds.ToArray();
-        _generators = seeds.Select(seed => new Generator(unchecked((ulong)seed), device ?? CPU)).ToArray();
+        _generators = seeds.Select(seed => new Generator(unchecked((ulong)seed))).ToArray();
     }
 
     /// <summary>The initial noise x_T: [rows, ..sampleShape] (e.g. sampleShape = [C, H, W]).</summary>
@@ -55,7 +56,7 @@ public sealed class RowSeededNoise : ISamplerNoise, IDisposable
     private Tensor Draw(long[] sampleShape, ScalarType dtype, Device device)
     {
         using var scope = NewDisposeScope();
-        var rows = _generators.Select(g => randn(sampleShape, dtype: dtype, device: g.device, generator: g)).ToArray(); // B x [C, H, W]
+        var rows = _generators.Select(g => randn(sampleShape, dtype: dtype, device: CPU, generator: g)).ToArray(); // B x [C, H, W]
         return stack(rows, dim: 0).to(device).MoveToOuterDisposeScope();                                                // [B, C, H, W]
     }
 

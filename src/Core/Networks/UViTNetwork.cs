@@ -8,6 +8,8 @@ using TorchSharp.Modules;
 using static TorchSharp.torch;
 using static TorchSharp.torch.nn;
 
+using UViT.MLNet.Core.Runtime;
+
 namespace UViT.MLNet.Core.Networks;
 
 /// <summary>The U-ViT noise-prediction network: all inputs (time, condition, noisy image patches) are tokens.</summary>
@@ -87,14 +89,16 @@ public sealed class UViTNetwork : Module
     public void InitializeForTraining(long? seed = null)
     {
         using var noGrad = no_grad();
-        using var generator = seed is null ? null : new Generator((ulong)seed.Value, pos_embed.device);
-        TruncatedNormal.Fill(pos_embed, std: 0.02, generator: generator);
+        // CPU generator: seeded draws are made on the CPU and copied to the device (SeededDraws), so a seed gives the same
+        // weights on every device.
+        using var generator = seed is null ? null : new Generator((ulong)seed.Value);
+        SeededDraws.Fill(pos_embed, generator, t => TruncatedNormal.Fill(t, std: 0.02, generator: generator));
         foreach (var (_, module) in named_modules())
         {
             switch (module)
             {
                 case Linear linear:
-                    TruncatedNormal.Fill(linear.weight!, std: 0.02, generator: generator);
+                    SeededDraws.Fill(linear.weight!, generator, t => TruncatedNormal.Fill(t, std: 0.02, generator: generator));
                     if (linear.bias is not null) init.zeros_(linear.bias);
                     break;
                 case LayerNorm layerNorm:
@@ -104,11 +108,11 @@ public sealed class UViTNetwork : Module
                 case Conv2d conv:
                     // PyTorch's Conv2d.reset_parameters: kaiming_uniform(a = sqrt 5) = U(+-1/sqrt(fan_in)), bias U(+-1/sqrt(fan_in)).
                     double bound = 1 / Math.Sqrt(conv.weight!.shape[1] * conv.weight.shape[2] * conv.weight.shape[3]);
-                    conv.weight.uniform_(-bound, bound, generator);
-                    conv.bias?.uniform_(-bound, bound, generator);
+                    SeededDraws.Fill(conv.weight, generator, t => t.uniform_(-bound, bound, generator));
+                    if (conv.bias is not null) SeededDraws.Fill(conv.bias, generator, t => t.uniform_(-bound, bound, generator));
                     break;
                 case Embedding embedding:
-                    embedding.weight!.normal_(0, 1, generator);   // PyTorch's Embedding default
+                    SeededDraws.Fill(embedding.weight!, generator, t => t.normal_(0, 1, generator));   // PyTorch's Embedding default
                     break;
             }
         }

@@ -35,7 +35,7 @@ public static class TorchRuntime
             }
             catch (Exception e)
             {
-                throw new TorchRuntimeException(Explain(device, e), e);
+                throw new TorchRuntimeException(LoadFailureMessage(device, e), e);
             }
             Loaded.Add(device);
         }
@@ -96,7 +96,11 @@ public static class TorchRuntime
     private static bool BackendPresent(IEnumerable<string> folders) =>
         folders.Any(folder => new[] { "libtorch_cpu.so", "torch_cpu.dll", "libtorch_cpu.dylib" }.Any(file => File.Exists(Path.Combine(folder, file))));
 
-    private static string Explain(DeviceType device, Exception e)
+    /// <summary>
+    /// Why libtorch could not be loaded and what to do: the backend packages when there is no libtorch at all, else the
+    /// checks to make. For callers that met the failure outside <see cref="EnsureLoaded"/> (TorchSharp's type initializer).
+    /// </summary>
+    public static string LoadFailureMessage(DeviceType device, Exception e)
     {
         var folders = LibTorchPreload.LibTorchFolders(LibTorchVersion);
         if (!BackendPresent(folders)) return MissingBackendMessage(folders);

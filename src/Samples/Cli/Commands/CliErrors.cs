@@ -44,6 +44,8 @@ internal static class CliErrors
         return e switch
         {
             TrainingDivergedException => (Diverged, message),
+            // A verb touched TorchSharp before TorchRuntime.EnsureLoaded could explain a missing or unloadable libtorch.
+            TypeInitializationException { TypeName: "TorchSharp.torch" } => (BadInput, TorchRuntime.LoadFailureMessage(TorchSharp.DeviceType.CPU, e.InnerException ?? e).ReplaceLineEndings(" ")),
             OutOfMemoryException => (OutOfMemory, $"out of memory: {message} (try a smaller --batch-size, network or image size)"),
             ExternalException when IsOutOfMemory(message) => (OutOfMemory, $"out of memory: {message} (try a smaller --batch-size, network or image size)"),
             ArithmeticException and not OverflowException => (Diverged, message),
