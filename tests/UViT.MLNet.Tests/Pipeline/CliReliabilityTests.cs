@@ -56,6 +56,27 @@ public sealed class CliReliabilityTests
     }
 
     [TestMethod]
+    public void SampleDrawsTheChosenClassesAndCountsWithOnePngEach()
+    {
+        string root = NewFolder(), images = WriteImages(root), output = Path.Combine(root, "out");
+        var (exit, log) = CliProcess.Run(TinyTrain(images, output, "--steps", "2"));
+        Assert.AreEqual(0, exit, log);
+        string zip = Path.Combine(output, "model.zip"), perImage = Path.Combine(root, "each"), grid = Path.Combine(root, "grid.png");
+        (exit, log) = CliProcess.Run("sample", zip, "--class", "c1", "--class", "0", "--count", "3", "--sample-steps", "1", "--out-dir", perImage, "-o", grid);
+        Assert.AreEqual(0, exit, log);
+        Assert.HasCount(3, Directory.GetFiles(perImage, "*-c1.png"), log);
+        Assert.HasCount(3, Directory.GetFiles(perImage, "*-c0.png"), log);
+        Assert.IsTrue(File.Exists(grid), log);
+        (exit, log) = CliProcess.Run("sample", zip, "--prompt", "a digit");
+        AssertOneErrorLine(exit, log, 1);
+        (exit, log) = CliProcess.Run("sample", zip, "--class", "c7");
+        AssertOneErrorLine(exit, log, 1);
+        (exit, log) = CliProcess.Run("sample", "--help");
+        StringAssert.Contains(log, "default: the model's", log);
+        Assert.DoesNotContain("[default: 30]", log, "sample --help shows a step count the model's setting overrides");
+    }
+
+    [TestMethod]
     public void BadSettingsAreRefusedBeforeTraining()
     {
         string root = NewFolder(), images = WriteImages(root);

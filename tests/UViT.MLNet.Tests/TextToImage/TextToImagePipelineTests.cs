@@ -89,10 +89,8 @@ public sealed class TextToImagePipelineTests
         Assert.IsTrue(Fixtures.Identical(emptyPrompt[0], generator.Generator.EmptyContext!), "the generator keeps the encoder's empty-prompt context");
 
         Assert.AreEqual(SamplerKind.DpmSolverPlusPlus, generator.Settings.Sampler, "the by-hand sampling below uses DPM-Solver++");
-        generator.Settings = generator.Settings with { GuidanceScale = 0 };
-        var plain = PipelineFixture.Pixels(generator.Transform(contexts))[0];
-        generator.Settings = generator.Settings with { GuidanceScale = 3 };
-        var guided = PipelineFixture.Pixels(generator.Transform(contexts))[0];
+        var plain = PipelineFixture.Pixels(generator.WithSampling(generator.Settings with { GuidanceScale = 0 }).Transform(contexts))[0];
+        var guided = PipelineFixture.Pixels(generator.WithSampling(generator.Settings with { GuidanceScale = 3 }).Transform(contexts))[0];
 
         // The same sample by hand: eps_c + 3 (eps_c - eps_u) from seed 3's noise, u = the empty prompt (and zeros as a control).
         var context = tensor(PipelineFixture.Pixels(contexts, "Context")[0], [1, tokens, width]);                  // [1, T, D]

@@ -60,5 +60,17 @@ public sealed class ToyShapesTests
         SampleOutputs.AssertPngOfSize(Path.Combine(output, "loss.png"), 800, 480, log);   // the CLI's LossPlot size
         StringAssert.Contains(log, "prompt check");
         StringAssert.Contains(log, "of 12 images");
+
+        // `uvit sample` on the text model it wrote: prompts from options and a file, one PNG per image beside the grid.
+        string zip = Path.Combine(output, "model.zip"), perImage = Path.Combine(output, "each"), promptFile = Path.Combine(output, "prompts.txt");
+        File.WriteAllLines(promptFile, [ToyShapes.Caption(1, 1), ""]);
+        (exit, log) = CliProcess.Run("sample", zip, "--prompt", ToyShapes.Caption(0, 0), "--prompts", promptFile, "--count", "2", "--sample-steps", "1",
+                                     "--out-dir", perImage, "-o", Path.Combine(output, "sampled.png"));
+        Assert.AreEqual(0, exit, log);
+        Assert.HasCount(4, Directory.GetFiles(perImage, "*.png"), log);
+        Assert.IsTrue(File.Exists(Path.Combine(output, "sampled.png")), log);
+        (exit, log) = CliProcess.Run("sample", zip, "--sample-steps", "1");
+        Assert.AreEqual(1, exit, log);
+        StringAssert.Contains(log, "--prompt", "a text model sampled without prompts should say how to give them");
     }
 }

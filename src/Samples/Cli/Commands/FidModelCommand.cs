@@ -24,7 +24,7 @@ internal static class FidModelCommand
         var seed = new Option<long>("--seed") { Description = "Seed of the first sample; sample i uses seed + i.", DefaultValueFactory = _ => 0 };
         var batch = new Option<int?>("--batch-size") { Description = "Images per sampler run (default: the model's setting)." };
         var inceptionScore = new Option<bool>("--inception-score") { Description = "Also report the Inception Score of the samples (10 splits)." };
-        var sampling = SamplingOptions.Create(defaultGuidance: 0.4, defaultSteps: 50);
+        var sampling = SamplingOptions.ForSavedModel();
         var common = new FidOptionsCli();
         var command = new Command("model", "Generate samples from a saved model and compute their FID against reference statistics (settings default to those saved in the model).")
         {
@@ -40,9 +40,9 @@ internal static class FidModelCommand
             var statistics = FidStatisticsFile.Read(referencePath);
             var mlContext = new MLContext(seed: 0).RegisterUViT();
             var loaded = GenerationHelpers.LoadModel(mlContext, modelPath);
-            var generator = GenerationHelpers.FindGenerator(loaded);
-            generator.Settings = sampling.Override(parse, generator.Settings);
-            if (parse.GetValue(batch) is int b) generator.BatchSize = b;
+            var original = GenerationHelpers.FindGenerator(loaded);
+            var generator = original.WithSampling(sampling.Override(parse, original.Settings));
+            if (parse.GetValue(batch) is int b) generator = generator.WithBatchSize(b);
             var s = generator.Settings;
             var settings = new Dictionary<string, string>
             {
@@ -68,26 +68,12 @@ internal static class FidModelCommand
         return command;
     }
 
-    /// <summary>
-    /// The lazy view of <paramref name="count"/> generated images and where their pixels are: the generator's output, or the
-    /// decoded pixels when a latent decoder follows it in the saved chain. Nothing is sampled until the view is read.
-    /// </summary>
+    /// <summary>The lazy view of <paramref name="count"/> generated images (class i mod classes) and where their pixels are; nothing is sampled until it is read.</summary>
     private static (IDataView Images, string Column, PixelRange Range) Samples(MLContext mlContext, ITransformer loaded, UViTGenerationTransformer generator, int count, long seed)
     {
-        int classes = generator.Generator.ClassCount;
-        var rows = Enumerable.Range(0, count).Select(i => new Request { Label = classes > 0 ? (uint)(i % classes) : 0, Seed = seed + i });
-        var schema = SchemaDefinition.Create(typeof(Request));
-        if (classes > 0) schema[nameof(Request.Label)].ColumnType = new KeyDataViewType(typeof(uint), classes);
-        var generated = generator.Transform(mlContext.Data.LoadFromEnumerable(rows, schema));
-        var decoder = loaded is IEnumerable<ITransformer> chain ? chain.SkipWhile(t => t != generator).OfType<LatentDecodingTransformer>().FirstOrDefault() : null;
-        return decoder is null
-            ? (generated, generator.OutputColumnName, generator.OutputRange)
-            : (decoder.Transform(generated), decoder.Options.OutputColumnName, decoder.Options.OutputRange);
-    }
-
-    private sealed class Request
-    {
-        public uint Label { get; set; }   // 0-based class; ML.NET stores key v + 1
-        public long Seed { get; set; }
+        int classes = Math.Max(1, generator.Generator.ClassCount);
+        var requests = Enumerable.Range(0, count).Select(i => new SampleRequest(seed + i, i % classes)).ToList();
+        var (view, pixels, _, range) = GenerationHelpers.Run(mlContext, loaded, generator, requests, progress: null);
+        return (view, pixels, range);
     }
 }
