@@ -68,7 +68,8 @@ public sealed class UViTTrainer : IEstimator<UViTGenerationTransformer>
         ArgumentNullException.ThrowIfNull(input);
         var host = _environment.Register(nameof(UViTTrainer));
         using var channel = host.Start("Training");
-        var device = TorchRuntime.ParseDevice(_options.Device);
+        var device = TorchRuntime.ParseDevice(ContextSettings.Device(_environment, _options.Device));
+        long seed = _options.Seed ?? ContextSettings.Seed(_environment) ?? 0;
         var clock = Stopwatch.StartNew();
 
         using var contexts = TrainingContexts.Read(input, _options);
@@ -84,8 +85,8 @@ public sealed class UViTTrainer : IEstimator<UViTGenerationTransformer>
         var (config, recipe, nullClass) = NetworkChoice.Resolve(_options, data.Channels, data.Size, data.ClassCount,
                                                                 contexts?.Tokens ?? 0, contexts?.Width ?? 0, contexts?.EmptyContext is not null);
         _options.Sampling.Validate(recipe.Schedule);                                    // refused now, not when the run is over
-        var network = new UViTNetwork(config, device: device, seed: _options.Seed) { UseFusedAttention = AttentionKernels.UseFused(_options.Attention, config, device) };
-        using var session = new UViTTrainingSession(network, recipe, _options.Seed, nullClass, recipe.ConditionDropProbability > 0 ? contexts?.EmptyContext : null)
+        var network = new UViTNetwork(config, device: device, seed: seed) { UseFusedAttention = AttentionKernels.UseFused(_options.Attention, config, device) };
+        using var session = new UViTTrainingSession(network, recipe, seed, nullClass, recipe.ConditionDropProbability > 0 ? contexts?.EmptyContext : null)
         {
             MaxConsecutiveSkippedSteps = _options.MaxConsecutiveSkippedSteps,
         };
@@ -120,7 +121,7 @@ public sealed class UViTTrainer : IEstimator<UViTGenerationTransformer>
                 if (epoch != orderEpoch)
                 {
                     order?.Dispose();
-                    order = EpochOrder(data.Count, _options.Seed, epoch);
+                    order = EpochOrder(data.Count, seed, epoch);
                     orderEpoch = epoch;
                 }
                 float loss;

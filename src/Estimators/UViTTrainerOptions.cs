@@ -58,10 +58,12 @@ public sealed class UViTTrainerOptions
     public int? MaxSteps { get; set; }
     /// <summary>Passes over the data (used when <see cref="MaxSteps"/> is null); default 1.</summary>
     public int? Epochs { get; set; }
-    /// <summary>Seed of initialisation, data order, noise and dropout: the same seed and data give the same model.</summary>
-    public long Seed { get; set; }
-    /// <summary>"cpu", "cuda" or "cuda:N".</summary>
-    public string Device { get; set; } = "cpu";
+    /// <summary>Seed of initialisation, data order, noise and dropout: the same seed and data give the same model. Null (default):
+    /// the MLContext's seed (<c>new MLContext(seed: 1)</c>), or 0 when it has none.</summary>
+    public long? Seed { get; set; }
+    /// <summary>"cpu", "cuda" or "cuda:N"; null (default): the MLContext's choice, as ML.NET's TorchSharp trainers make it
+    /// (GpuDeviceId null: the CPU; set: that CUDA device, or the CPU when it is missing and FallbackToCpu is set).</summary>
+    public string? Device { get; set; }
     /// <summary>The attention implementation: by default the fused kernel on GPUs and for long sequences, the official plain
     /// math for short sequences on a CPU (where it is faster); both compute the same function.</summary>
     public AttentionKernel Attention { get; set; } = AttentionKernel.Auto;

@@ -7,6 +7,7 @@ using UViT.MLNet.Core.Checkpoints;
 using UViT.MLNet.Core.Diffusion;
 using UViT.MLNet.Core.Generation;
 using UViT.MLNet.Core.Networks;
+using UViT.MLNet.Core.Runtime;
 using UViT.MLNet.Core.Training;
 using UViT.MLNet.Transforms.Mapping;
 using UViT.MLNet.Transforms.Persistence;
@@ -168,8 +169,9 @@ public sealed class UViTGenerationTransformer : BatchMappingTransformer<Generati
             reader.LoadStream(EmaWeightsStream, s => emaState = WeightStream.Read(s, EmaWeightsStream));
             CheckShapes(config, raw!, RawWeightsStream);
             CheckShapes(config, emaState!, EmaWeightsStream);
-            var network = new UViTNetwork(config) { UseFusedAttention = fused };
-            var ema = new UViTNetwork(config) { UseFusedAttention = fused };
+            var device = TorchRuntime.ParseDevice(ContextSettings.Device(environment));   // never stored: the loading MLContext chooses
+            var network = new UViTNetwork(config, device) { UseFusedAttention = fused };
+            var ema = new UViTNetwork(config, device) { UseFusedAttention = fused };
             StateDictLoader.Load(network, raw!, strict: true, RawWeightsStream);
             StateDictLoader.Load(ema, emaState!, strict: true, EmaWeightsStream);
             using var emptyContext = empty.Length == 0 ? null : tensor(empty, [config.NumClipTokens ?? 0, config.ClipDim ?? 0]);
