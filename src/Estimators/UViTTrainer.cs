@@ -45,8 +45,9 @@ public sealed class UViTTrainer : IEstimator<UViTGenerationTransformer>
     public SchemaShape GetOutputSchema(SchemaShape inputSchema)
     {
         var columns = inputSchema.ToDictionary(c => c.Name);
-        columns["GeneratedPixels"] = MLNetInternals.SchemaColumn("GeneratedPixels", SchemaShape.Column.VectorKind.Vector, NumberDataViewType.Single, false);
-        columns["GeneratedImage"] = MLNetInternals.SchemaColumn("GeneratedImage", SchemaShape.Column.VectorKind.Scalar, new ImageDataViewType(), false);
+        columns[UViTColumns.GeneratedPixels] = MLNetInternals.SchemaColumn(UViTColumns.GeneratedPixels, SchemaShape.Column.VectorKind.Vector, NumberDataViewType.Single, false);
+        if (KnownChannels() is null or 1 or 3)   // an MLImage only for grey or RGB models (not, e.g., 4-channel latents)
+            columns[UViTColumns.GeneratedImage] = MLNetInternals.SchemaColumn(UViTColumns.GeneratedImage, SchemaShape.Column.VectorKind.Scalar, new ImageDataViewType(), false);
         if (_options.MomentsCachePath is not null) return new SchemaShape(columns.Values);
         var image = inputSchema.FirstOrDefault(c => c.Name == _options.ImageColumnName);
         if (image.Name is null)
@@ -61,6 +62,13 @@ public sealed class UViTTrainer : IEstimator<UViTGenerationTransformer>
             throw new ArgumentOutOfRangeException(nameof(inputSchema), $"Context column '{_options.ContextColumnName}' must be a vector of Single (e.g. from EncodeText); found {context.Kind} of {context.ItemType}.");
         return new SchemaShape(columns.Values);
     }
+
+    /// <summary>
+    /// The channels of the images the model will make, where the options tell before the data is seen: 4 for a moments cache
+    /// (latents), else the explicit network's or the preset's; null when only the data will tell.
+    /// </summary>
+    private int? KnownChannels() =>
+        _options.MomentsCachePath is not null ? 4 : _options.Network?.InChannels ?? UViTPresets.All.FirstOrDefault(p => string.Equals(p.Name, _options.Preset, StringComparison.OrdinalIgnoreCase))?.Config.InChannels;
 
     /// <summary>Trains and returns the generator. A cancelled run returns the model as it is (EMA weights) rather than throwing.</summary>
     public UViTGenerationTransformer Fit(IDataView input)
@@ -159,7 +167,7 @@ public sealed class UViTTrainer : IEstimator<UViTGenerationTransformer>
         }
         var outputRange = _options.MomentsCachePath is null ? _options.InputRange : PixelRange.Symmetric;  // latents pass unchanged
         return new UViTGenerationTransformer(session.FinishIntoGenerator(), _options.Sampling, outputRange, data.ClassNames,
-                                             _options.LabelColumnName, contextColumnName: _options.ContextColumnName ?? "Context",
+                                             _options.LabelColumnName, contextColumnName: _options.ContextColumnName ?? UViTColumns.Context,
                                              batchSize: _options.GenerationBatchSize);
     }
 

@@ -19,7 +19,7 @@ public sealed record TrainingProgress(long Step, long TotalSteps, float Loss, do
 public sealed class UViTTrainerOptions
 {
     /// <summary>The image column: a Vector&lt;Single, C, H, W&gt; with known dimensions (e.g. from ExtractPixels), H = W.</summary>
-    public string ImageColumnName { get; set; } = "Image";
+    public string ImageColumnName { get; set; } = UViTColumns.Image;
     /// <summary>Range of the image column's values (ExtractPixels gives 0-255 by default). Symmetric values pass unchanged and are
     /// not range-checked, so a latent column (e.g. from EncodeLatents) can be used.</summary>
     public PixelRange InputRange { get; set; } = PixelRange.Bytes;
@@ -31,13 +31,13 @@ public sealed class UViTTrainerOptions
     /// </summary>
     public string? MomentsCachePath { get; set; }
     /// <summary>A key-typed label column; when the input has no column of this name (and no context column) the model is unconditional.</summary>
-    public string LabelColumnName { get; set; } = "Label";
+    public string LabelColumnName { get; set; } = UViTColumns.Label;
     /// <summary>
     /// A text-context column (e.g. from <c>mlContext.Transforms.EncodeText</c>): Vector&lt;Single, T, D&gt;, or K contexts per row
     /// (several captions; each step draws one per row). When the input has it, the model is text-conditioned (U-ViT's
     /// text-to-image variant, tokens <c>[time, T contexts, patches]</c>) and the input must not also have a label column.
     /// </summary>
-    public string? ContextColumnName { get; set; } = "Context";
+    public string? ContextColumnName { get; set; } = UViTColumns.Context;
     /// <summary>
     /// [T, D] context of the empty prompt, the unconditional input that guidance dropout substitutes. Null: taken from the
     /// context column's annotation, which EncodeText writes; set it when the contexts come from elsewhere (e.g. a saved IDataView).

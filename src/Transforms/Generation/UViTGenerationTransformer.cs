@@ -56,9 +56,9 @@ public sealed class UViTGenerationTransformer : BatchMappingTransformer<Generati
 
     /// <summary>Takes ownership of <paramref name="generator"/>.</summary>
     public UViTGenerationTransformer(UViTGenerator generator, SamplerSettings settings, PixelRange outputRange, IReadOnlyList<string>? classNames = null,
-                                     string labelColumnName = "Label", string seedColumnName = "Seed",
-                                     string outputColumnName = "GeneratedPixels", string imageColumnName = "GeneratedImage",
-                                     int batchSize = 16, long baseSeed = 0, string contextColumnName = "Context")
+                                     string labelColumnName = UViTColumns.Label, string seedColumnName = UViTColumns.Seed,
+                                     string outputColumnName = UViTColumns.GeneratedPixels, string imageColumnName = UViTColumns.GeneratedImage,
+                                     int batchSize = 16, long baseSeed = 0, string contextColumnName = UViTColumns.Context)
     {
         Generator = generator;
         _ownsGenerator = true;
