@@ -72,5 +72,17 @@ public sealed class ToyShapesTests
         (exit, log) = CliProcess.Run("sample", zip, "--sample-steps", "1");
         Assert.AreEqual(1, exit, log);
         StringAssert.Contains(log, "--prompt", "a text model sampled without prompts should say how to give them");
+
+        // `uvit fid model` on the text model: prompts from a file, against statistics of the images just drawn.
+        string weights = Evaluation.FidFixtures.PathOf("inception.safetensors"), npz = Path.Combine(output, "each.npz");
+        (exit, log) = CliProcess.Run("fid", "stats", perImage, "--weights", weights, "-o", npz);
+        Assert.AreEqual(0, exit, log);
+        (exit, log) = CliProcess.Run("fid", "model", zip, "--reference", npz, "--samples", "3", "--prompts", promptFile, "--sample-steps", "1", "--weights", weights);
+        Assert.AreEqual(0, exit, log);
+        StringAssert.Contains(log, "FID ");
+        StringAssert.Contains(log, "prompt i mod 1");
+        (exit, log) = CliProcess.Run("fid", "model", zip, "--reference", npz, "--samples", "3", "--weights", weights);
+        Assert.AreEqual(1, exit, log);
+        StringAssert.Contains(log, "--prompts");
     }
 }
