@@ -45,8 +45,9 @@ public sealed class UViTTrainer : IEstimator<UViTGenerationTransformer>
     public SchemaShape GetOutputSchema(SchemaShape inputSchema)
     {
         var columns = inputSchema.ToDictionary(c => c.Name);
-        columns["GeneratedPixels"] = MLNetInternals.SchemaColumn("GeneratedPixels", SchemaShape.Column.VectorKind.Vector, NumberDataViewType.Single, false);
-        columns["GeneratedImage"] = MLNetInternals.SchemaColumn("GeneratedImage", SchemaShape.Column.VectorKind.Scalar, new ImageDataViewType(), false);
+        columns[UViTColumns.GeneratedPixels] = MLNetInternals.SchemaColumn(UViTColumns.GeneratedPixels, SchemaShape.Column.VectorKind.Vector, NumberDataViewType.Single, false);
+        if (KnownChannels() is null or 1 or 3)   // an MLImage only for grey or RGB models (not, e.g., 4-channel latents)
+            columns[UViTColumns.GeneratedImage] = MLNetInternals.SchemaColumn(UViTColumns.GeneratedImage, SchemaShape.Column.VectorKind.Scalar, new ImageDataViewType(), false);
         if (_options.MomentsCachePath is not null) return new SchemaShape(columns.Values);
         var image = inputSchema.FirstOrDefault(c => c.Name == _options.ImageColumnName);
         if (image.Name is null)
@@ -62,13 +63,21 @@ public sealed class UViTTrainer : IEstimator<UViTGenerationTransformer>
         return new SchemaShape(columns.Values);
     }
 
+    /// <summary>
+    /// The channels of the images the model will make, where the options tell before the data is seen: 4 for a moments cache
+    /// (latents), else the explicit network's or the preset's; null when only the data will tell.
+    /// </summary>
+    private int? KnownChannels() =>
+        _options.MomentsCachePath is not null ? 4 : _options.Network?.InChannels ?? UViTPresets.All.FirstOrDefault(p => string.Equals(p.Name, _options.Preset, StringComparison.OrdinalIgnoreCase))?.Config.InChannels;
+
     /// <summary>Trains and returns the generator. A cancelled run returns the model as it is (EMA weights) rather than throwing.</summary>
     public UViTGenerationTransformer Fit(IDataView input)
     {
         ArgumentNullException.ThrowIfNull(input);
         var host = _environment.Register(nameof(UViTTrainer));
         using var channel = host.Start("Training");
-        var device = TorchRuntime.ParseDevice(_options.Device);
+        var device = TorchRuntime.ParseDevice(ContextSettings.Device(_environment, _options.Device));
+        long seed = _options.Seed ?? ContextSettings.Seed(_environment) ?? 0;
         var clock = Stopwatch.StartNew();
 
         using var contexts = TrainingContexts.Read(input, _options);
@@ -84,8 +93,8 @@ public sealed class UViTTrainer : IEstimator<UViTGenerationTransformer>
         var (config, recipe, nullClass) = NetworkChoice.Resolve(_options, data.Channels, data.Size, data.ClassCount,
                                                                 contexts?.Tokens ?? 0, contexts?.Width ?? 0, contexts?.EmptyContext is not null);
         _options.Sampling.Validate(recipe.Schedule);                                    // refused now, not when the run is over
-        var network = new UViTNetwork(config, device: device, seed: _options.Seed) { UseFusedAttention = AttentionKernels.UseFused(_options.Attention, config, device) };
-        using var session = new UViTTrainingSession(network, recipe, _options.Seed, nullClass, recipe.ConditionDropProbability > 0 ? contexts?.EmptyContext : null)
+        var network = new UViTNetwork(config, device: device, seed: seed) { UseFusedAttention = AttentionKernels.UseFused(_options.Attention, config, device) };
+        using var session = new UViTTrainingSession(network, recipe, seed, nullClass, recipe.ConditionDropProbability > 0 ? contexts?.EmptyContext : null)
         {
             MaxConsecutiveSkippedSteps = _options.MaxConsecutiveSkippedSteps,
         };
@@ -120,7 +129,7 @@ public sealed class UViTTrainer : IEstimator<UViTGenerationTransformer>
                 if (epoch != orderEpoch)
                 {
                     order?.Dispose();
-                    order = EpochOrder(data.Count, _options.Seed, epoch);
+                    order = EpochOrder(data.Count, seed, epoch);
                     orderEpoch = epoch;
                 }
                 float loss;
@@ -158,7 +167,7 @@ public sealed class UViTTrainer : IEstimator<UViTGenerationTransformer>
         }
         var outputRange = _options.MomentsCachePath is null ? _options.InputRange : PixelRange.Symmetric;  // latents pass unchanged
         return new UViTGenerationTransformer(session.FinishIntoGenerator(), _options.Sampling, outputRange, data.ClassNames,
-                                             _options.LabelColumnName, contextColumnName: _options.ContextColumnName ?? "Context",
+                                             _options.LabelColumnName, contextColumnName: _options.ContextColumnName ?? UViTColumns.Context,
                                              batchSize: _options.GenerationBatchSize);
     }
 

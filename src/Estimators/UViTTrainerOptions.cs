@@ -19,7 +19,7 @@ public sealed record TrainingProgress(long Step, long TotalSteps, float Loss, do
 public sealed class UViTTrainerOptions
 {
     /// <summary>The image column: a Vector&lt;Single, C, H, W&gt; with known dimensions (e.g. from ExtractPixels), H = W.</summary>
-    public string ImageColumnName { get; set; } = "Image";
+    public string ImageColumnName { get; set; } = UViTColumns.Image;
     /// <summary>Range of the image column's values (ExtractPixels gives 0-255 by default). Symmetric values pass unchanged and are
     /// not range-checked, so a latent column (e.g. from EncodeLatents) can be used.</summary>
     public PixelRange InputRange { get; set; } = PixelRange.Bytes;
@@ -31,13 +31,13 @@ public sealed class UViTTrainerOptions
     /// </summary>
     public string? MomentsCachePath { get; set; }
     /// <summary>A key-typed label column; when the input has no column of this name (and no context column) the model is unconditional.</summary>
-    public string LabelColumnName { get; set; } = "Label";
+    public string LabelColumnName { get; set; } = UViTColumns.Label;
     /// <summary>
     /// A text-context column (e.g. from <c>mlContext.Transforms.EncodeText</c>): Vector&lt;Single, T, D&gt;, or K contexts per row
     /// (several captions; each step draws one per row). When the input has it, the model is text-conditioned (U-ViT's
     /// text-to-image variant, tokens <c>[time, T contexts, patches]</c>) and the input must not also have a label column.
     /// </summary>
-    public string? ContextColumnName { get; set; } = "Context";
+    public string? ContextColumnName { get; set; } = UViTColumns.Context;
     /// <summary>
     /// [T, D] context of the empty prompt, the unconditional input that guidance dropout substitutes. Null: taken from the
     /// context column's annotation, which EncodeText writes; set it when the contexts come from elsewhere (e.g. a saved IDataView).
@@ -58,10 +58,12 @@ public sealed class UViTTrainerOptions
     public int? MaxSteps { get; set; }
     /// <summary>Passes over the data (used when <see cref="MaxSteps"/> is null); default 1.</summary>
     public int? Epochs { get; set; }
-    /// <summary>Seed of initialisation, data order, noise and dropout: the same seed and data give the same model.</summary>
-    public long Seed { get; set; }
-    /// <summary>"cpu", "cuda" or "cuda:N".</summary>
-    public string Device { get; set; } = "cpu";
+    /// <summary>Seed of initialisation, data order, noise and dropout: the same seed and data give the same model. Null (default):
+    /// the MLContext's seed (<c>new MLContext(seed: 1)</c>), or 0 when it has none.</summary>
+    public long? Seed { get; set; }
+    /// <summary>"cpu", "cuda" or "cuda:N"; null (default): the MLContext's choice, as ML.NET's TorchSharp trainers make it
+    /// (GpuDeviceId null: the CPU; set: that CUDA device, or the CPU when it is missing and FallbackToCpu is set).</summary>
+    public string? Device { get; set; }
     /// <summary>The attention implementation: by default the fused kernel on GPUs and for long sequences, the official plain
     /// math for short sequences on a CPU (where it is faster); both compute the same function.</summary>
     public AttentionKernel Attention { get; set; } = AttentionKernel.Auto;

@@ -21,6 +21,7 @@ using UViT.MLNet.Core.Checkpoints;
 using UViT.MLNet.Core.Generation;
 using UViT.MLNet.Core.Networks;
 using UViT.MLNet.Estimators;
+using UViT.MLNet.Samples;
 using UViT.MLNet.Transforms.Generation;
 using UViT.MLNet.Transforms.Latents;
 using UViT.MLNet.Transforms.Persistence;
@@ -77,7 +78,7 @@ var pipeline = mlContext.Transforms.LoadImages("Raw", imageFolder, nameof(ImageF
         BatchSize = 24,
         Sampling = new SamplerSettings { Sampler = SamplerKind.DpmSolverPlusPlus, Steps = 20, GuidanceScale = 1.0 },
         ReportInterval = Math.Max(1, steps / 5),
-        Progress = new ConsoleProgress(p => Console.WriteLine($"step {p.Step,5}/{p.TotalSteps}  loss {p.Loss:F4}  {p.Elapsed:mm\\:ss}")),
+        Progress = new SynchronousProgress<TrainingProgress>(p => Console.WriteLine($"step {p.Step,5}/{p.TotalSteps}  loss {p.Loss:F4}  {p.Elapsed:mm\\:ss}")),
     }))
     .Append(mlContext.Transforms.DecodeLatents(autoencoderCheckpoint!, autoencoder: autoencoder, batchSize: 8, microBatchSize: 4));
 var model = pipeline.Fit(fileTable);
@@ -92,7 +93,7 @@ var loaded = (TransformerChain<ITransformer>)fresh.Model.Load(zip, out _);
 var generator = loaded.OfType<UViTGenerationTransformer>().Single();
 var generate = generator.Append(loaded.OfType<LatentDecodingTransformer>().Single());
 const int perClass = 6;
-var images = ReadImages(generate.Transform(ClassGridRequests(fresh, generator.Generator.ClassCount, perClass, firstSeed: 1)), "DecodedImage");
+var images = generate.Transform(ClassGrid.Requests(generator, fresh, perClass, firstSeed: 1)).ReadImages("DecodedImage");
 string grid = Path.Combine(output, "samples.png");
 ImageGrid.SavePng(grid, images, columns: perClass, rowCaptions: generator.ClassNames, scale: useRealAutoencoder ? 2 : 4);
 foreach (var transformer in loaded.OfType<IDisposable>()) transformer.Dispose();
@@ -125,32 +126,6 @@ static void DrawShapes(string folder, int perClass, int seed)
     }
 }
 
-// Generation requests: perClass rows per class; each image depends only on its (Label, Seed).
-static IDataView ClassGridRequests(MLContext mlContext, int classes, int perClass, long firstSeed)
-{
-    var rows = Enumerable.Range(0, classes)
-        .SelectMany(c => Enumerable.Range(0, perClass).Select(i => new Request { Label = (uint)c, Seed = firstSeed + c * perClass + i }))
-        .ToList();
-    var schema = SchemaDefinition.Create(typeof(Request));
-    schema[nameof(Request.Label)].ColumnType = new KeyDataViewType(typeof(uint), classes);
-    return mlContext.Data.LoadFromEnumerable(rows, schema);
-}
-
-// Every value of an MLImage column (reading the view is what runs the sampler and the decoder).
-static List<MLImage> ReadImages(IDataView view, string column)
-{
-    var images = new List<MLImage>();
-    using var cursor = view.GetRowCursor([view.Schema[column]]);
-    var getter = cursor.GetGetter<MLImage>(view.Schema[column]);
-    while (cursor.MoveNext())
-    {
-        MLImage image = null!;
-        getter(ref image);
-        images.Add(image);
-    }
-    return images;
-}
-
 string? Argument(string name) => Array.IndexOf(args, name) is int i and >= 0 && i + 1 < args.Length ? args[i + 1] : null;
 
 sealed class ImageFile
@@ -159,13 +134,3 @@ sealed class ImageFile
     public string ClassName { get; set; } = "";
 }
 
-sealed class Request
-{
-    public uint Label { get; set; }
-    public long Seed { get; set; }
-}
-
-sealed class ConsoleProgress(Action<TrainingProgress> report) : IProgress<TrainingProgress>
-{
-    public void Report(TrainingProgress value) => report(value);
-}

@@ -23,6 +23,7 @@ using UViT.MLNet.Core.Generation;
 using UViT.MLNet.Core.Networks;
 using UViT.MLNet.Core.Runtime;
 using UViT.MLNet.Core.Training;
+using UViT.MLNet.Samples;
 using UViT.MLNet.Transforms.Generation;
 using UViT.MLNet.Transforms.Latents;
 using UViT.MLNet.Transforms.Persistence;
@@ -94,7 +95,7 @@ IDataView requests = mlContext.Data.LoadFromEnumerable(
 var decoder = mlContext.Transforms.DecodeLatents(autoencoderCheckpoint!, autoencoder: autoencoder, batchSize: 4, microBatchSize: 2, device: device)
     .Fit(uvit.Transform(requests));
 var model = uvit.Append(decoder);
-var images = ReadImages(model.Transform(requests), "DecodedImage");
+var images = model.Transform(requests).ReadImages("DecodedImage");
 string grid = Path.Combine(output, "samples.png");
 ImageGrid.SavePng(grid, images, columns: perClass, rowCaptions: classes.Select(c => c.Name).ToList(), scale: useRealCheckpoints ? 1 : 2);
 Console.WriteLine($"wrote {grid} ({images.Count} images of {images[0].Width}x{images[0].Height}) after {clock.Elapsed:mm\\:ss}");
@@ -110,21 +111,6 @@ uvit.Dispose();
 decoder.Dispose();
 
 // ------------------------------------------------------------------------------------------------ helpers
-
-// Every value of an MLImage column (reading the view is what runs the sampler and the decoder).
-static List<MLImage> ReadImages(IDataView view, string column)
-{
-    var images = new List<MLImage>();
-    using var cursor = view.GetRowCursor([view.Schema[column]]);
-    var getter = cursor.GetGetter<MLImage>(view.Schema[column]);
-    while (cursor.MoveNext())
-    {
-        MLImage image = null!;
-        getter(ref image);
-        images.Add(image);
-    }
-    return images;
-}
 
 string? Argument(string name) => Array.IndexOf(args, name) is int i and >= 0 && i + 1 < args.Length ? args[i + 1] : null;
 

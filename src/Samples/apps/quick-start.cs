@@ -15,6 +15,7 @@ using Microsoft.ML.Data;
 using UViT.MLNet.Core.Generation;
 using UViT.MLNet.Estimators;
 using UViT.MLNet.Transforms.Data;
+using UViT.MLNet.Samples;
 using UViT.MLNet.Transforms.Generation;
 using UViT.MLNet.Transforms.Persistence;
 
@@ -38,7 +39,7 @@ var trainer = mlContext.Diffusion().Trainers.UViT(new UViTTrainerOptions
     BatchSize = 64,
     Sampling = new SamplerSettings { Sampler = SamplerKind.DpmSolverPlusPlus, Steps = 30, GuidanceScale = 2.0 },
     ReportInterval = Math.Max(1, steps / 10),
-    Progress = new ConsoleProgress(p => Console.WriteLine($"step {p.Step,5}/{p.TotalSteps}  loss {p.Loss:F4}  {p.Elapsed:mm\\:ss}")),
+    Progress = new SynchronousProgress<TrainingProgress>(p => Console.WriteLine($"step {p.Step,5}/{p.TotalSteps}  loss {p.Loss:F4}  {p.Elapsed:mm\\:ss}")),
 });
 using (var model = trainer.Fit(data))
 {
@@ -51,8 +52,8 @@ using (var model = trainer.Fit(data))
 var fresh = new MLContext(seed: 0).RegisterUViT();
 var generator = (UViTGenerationTransformer)fresh.Model.Load(Path.Combine(output, "model.zip"), out _);
 int perClass = steps >= 1000 ? 10 : 5;
-var requests = ClassGridRequests(fresh, generator.Generator.ClassCount, perClass, firstSeed: 1000);
-var images = ReadImages(generator.Transform(requests), generator.ImageColumnName);   // sampled here, 16 rows per batch
+var requests = ClassGrid.Requests(generator, fresh, perClass, firstSeed: 1000);
+var images = generator.Transform(requests).ReadImages(generator.ImageColumnName);   // sampled here, 16 rows per batch
 string grid = Path.Combine(output, "samples.png");
 ImageGrid.SavePng(grid, images, columns: perClass, rowCaptions: generator.ClassNames);
 generator.Dispose();
@@ -60,45 +61,8 @@ Console.WriteLine($"wrote {grid} ({images.Count} digits, one row per digit) in {
 
 // ------------------------------------------------------------------------------------------------ helpers
 
-// Generation requests: perClass rows per class; each image depends only on its (Label, Seed).
-static IDataView ClassGridRequests(MLContext mlContext, int classes, int perClass, long firstSeed)
-{
-    var rows = Enumerable.Range(0, classes)
-        .SelectMany(c => Enumerable.Range(0, perClass).Select(i => new Request { Label = (uint)c, Seed = firstSeed + c * perClass + i }))
-        .ToList();
-    var schema = SchemaDefinition.Create(typeof(Request));
-    schema[nameof(Request.Label)].ColumnType = new KeyDataViewType(typeof(uint), classes);   // the model's class count
-    return mlContext.Data.LoadFromEnumerable(rows, schema);
-}
-
-// Every value of an MLImage column (reading the view is what runs the sampler).
-static List<MLImage> ReadImages(IDataView view, string column)
-{
-    var images = new List<MLImage>();
-    using var cursor = view.GetRowCursor([view.Schema[column]]);
-    var getter = cursor.GetGetter<MLImage>(view.Schema[column]);
-    while (cursor.MoveNext())
-    {
-        MLImage image = null!;
-        getter(ref image);
-        images.Add(image);
-    }
-    return images;
-}
-
 // src/Samples, found from this file's folder whether run from here or elsewhere.
 static string SamplesFolder([System.Runtime.CompilerServices.CallerFilePath] string file = "") => Path.GetFullPath(Path.Combine(Path.GetDirectoryName(file)!, ".."));
 
 string? Argument(string name) => Array.IndexOf(args, name) is int i and >= 0 && i + 1 < args.Length ? args[i + 1] : null;
 
-sealed class Request
-{
-    public uint Label { get; set; }   // 0-based class
-    public long Seed { get; set; }
-}
-
-// Reports on the training thread (Progress<T> would post to the thread pool and print out of order).
-sealed class ConsoleProgress(Action<TrainingProgress> report) : IProgress<TrainingProgress>
-{
-    public void Report(TrainingProgress value) => report(value);
-}

@@ -20,6 +20,7 @@ using UViT.MLNet.Core.Generation;
 using UViT.MLNet.Core.Text;
 using UViT.MLNet.Estimators;
 using UViT.MLNet.Transforms.Data;
+using UViT.MLNet.Samples;
 using UViT.MLNet.Transforms.Generation;
 using UViT.MLNet.Transforms.Persistence;
 using UViT.MLNet.Transforms.Text;
@@ -51,7 +52,7 @@ var trainer = mlContext.Diffusion().Trainers.UViT(new UViTTrainerOptions
     Device = device,
     Sampling = new SamplerSettings { Sampler = SamplerKind.DpmSolverPlusPlus, Steps = realRun ? 25 : 10, GuidanceScale = 1.0 },   // s = 1, the official MS-COCO setting
     ReportInterval = Math.Max(1, steps / 10),
-    Progress = new ConsoleProgress(p => Console.WriteLine($"step {p.Step,5}/{p.TotalSteps}  loss {p.Loss:F4}  {p.Elapsed:mm\\:ss}")),
+    Progress = new SynchronousProgress<TrainingProgress>(p => Console.WriteLine($"step {p.Step,5}/{p.TotalSteps}  loss {p.Loss:F4}  {p.Elapsed:mm\\:ss}")),
 });
 using var trained = encodeCaptions.Append(trainer).Fit(data);
 UViTGenerationTransformer generator = trained.LastTransformer;
@@ -135,8 +136,3 @@ sealed class PromptRow
     public long Seed { get; set; }   // each image depends only on its prompt and seed
 }
 
-// Reports on the training thread (Progress<T> would post to the thread pool and print out of order).
-sealed class ConsoleProgress(Action<TrainingProgress> report) : IProgress<TrainingProgress>
-{
-    public void Report(TrainingProgress value) => report(value);
-}

@@ -18,6 +18,7 @@ using SkiaSharp;
 using UViT.MLNet.Core.Generation;
 using UViT.MLNet.Core.Networks;
 using UViT.MLNet.Estimators;
+using UViT.MLNet.Samples;
 using UViT.MLNet.Transforms.Generation;
 using UViT.MLNet.Transforms.Persistence;
 
@@ -53,7 +54,7 @@ var pipeline = mlContext.Transforms.LoadImages("Raw", imageFolder, nameof(ImageF
         BatchSize = 32,
         Sampling = new SamplerSettings { Sampler = SamplerKind.DpmSolverPlusPlus, Steps = 25, GuidanceScale = 2.0 },
         ReportInterval = Math.Max(1, steps / 5),
-        Progress = new ConsoleProgress(p => Console.WriteLine($"step {p.Step,5}/{p.TotalSteps}  loss {p.Loss:F4}  {p.Elapsed:mm\\:ss}")),
+        Progress = new SynchronousProgress<TrainingProgress>(p => Console.WriteLine($"step {p.Step,5}/{p.TotalSteps}  loss {p.Loss:F4}  {p.Elapsed:mm\\:ss}")),
     }));
 
 // 3. Fit, and save the whole chain (image transforms included) as one zip.
@@ -68,7 +69,7 @@ var fresh = new MLContext(seed: 0).RegisterUViT();
 var loaded = (TransformerChain<ITransformer>)fresh.Model.Load(zip, out _);
 var generator = loaded.OfType<UViTGenerationTransformer>().Last();
 const int perClass = 8;
-var samples = ReadImages(generator.Transform(ClassGridRequests(fresh, generator.Generator.ClassCount, perClass, firstSeed: 1)), generator.ImageColumnName);
+var samples = generator.Transform(ClassGrid.Requests(generator, fresh, perClass, firstSeed: 1)).ReadImages(generator.ImageColumnName);
 string grid = Path.Combine(output, "samples.png");
 ImageGrid.SavePng(grid, samples, columns: perClass, rowCaptions: generator.ClassNames);
 generator.Dispose();
@@ -110,32 +111,6 @@ static void DrawShapes(string folder, int perClass, int seed)
     }
 }
 
-// Generation requests: perClass rows per class; each image depends only on its (Label, Seed).
-static IDataView ClassGridRequests(MLContext mlContext, int classes, int perClass, long firstSeed)
-{
-    var rows = Enumerable.Range(0, classes)
-        .SelectMany(c => Enumerable.Range(0, perClass).Select(i => new Request { Label = (uint)c, Seed = firstSeed + c * perClass + i }))
-        .ToList();
-    var schema = SchemaDefinition.Create(typeof(Request));
-    schema[nameof(Request.Label)].ColumnType = new KeyDataViewType(typeof(uint), classes);   // the model's class count
-    return mlContext.Data.LoadFromEnumerable(rows, schema);
-}
-
-// Every value of an MLImage column (reading the view is what runs the sampler).
-static List<MLImage> ReadImages(IDataView view, string column)
-{
-    var images = new List<MLImage>();
-    using var cursor = view.GetRowCursor([view.Schema[column]]);
-    var getter = cursor.GetGetter<MLImage>(view.Schema[column]);
-    while (cursor.MoveNext())
-    {
-        MLImage image = null!;
-        getter(ref image);
-        images.Add(image);
-    }
-    return images;
-}
-
 string? Argument(string name) => Array.IndexOf(args, name) is int i and >= 0 && i + 1 < args.Length ? args[i + 1] : null;
 
 sealed class ImageFile
@@ -144,14 +119,3 @@ sealed class ImageFile
     public string ClassName { get; set; } = "";   // the subfolder
 }
 
-sealed class Request
-{
-    public uint Label { get; set; }   // 0-based class
-    public long Seed { get; set; }
-}
-
-// Reports on the training thread (Progress<T> would post to the thread pool and print out of order).
-sealed class ConsoleProgress(Action<TrainingProgress> report) : IProgress<TrainingProgress>
-{
-    public void Report(TrainingProgress value) => report(value);
-}

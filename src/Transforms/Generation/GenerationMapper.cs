@@ -2,6 +2,7 @@
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using Microsoft.ML.Transforms.Image;
+using UViT.MLNet.Core.Diffusion;
 using UViT.MLNet.Core.Generation;
 using UViT.MLNet.Core.Networks;
 using UViT.MLNet.Transforms.Mapping;
@@ -24,10 +25,12 @@ internal sealed class GenerationMapper : BatchRowMapper<GenerationRequest>
     private readonly DataViewSchema.Column? _context;
     private readonly int _contextLength;
     private readonly List<AddedColumn> _added = [];
+    private readonly IProgress<SamplerProgress>? _progress;
+    private readonly CancellationToken _cancellationToken;
 
-    public GenerationMapper(UViTGenerationTransformer owner, DataViewSchema inputSchema) : base(inputSchema)
+    public GenerationMapper(UViTGenerationTransformer owner, DataViewSchema inputSchema, IProgress<SamplerProgress>? progress, CancellationToken cancellationToken) : base(inputSchema)
     {
-        _owner = owner;
+        (_owner, _progress, _cancellationToken) = (owner, progress, cancellationToken);
         var generator = owner.Generator;
         if (generator.ClassCount > 0)
         {
@@ -156,11 +159,11 @@ internal sealed class GenerationMapper : BatchRowMapper<GenerationRequest>
         if (_context is null)
         {
             var labels = generator.ClassCount > 0 ? inputs.Select(r => r.Label!.Value).ToList() : null;
-            return generator.Generate(seeds, labels, _owner.Settings, _owner.Progress, _owner.CancellationToken);
+            return generator.Generate(seeds, labels, _owner.Settings, _progress, _cancellationToken);
         }
         var c = generator.Config;
         using var contexts = tensor(inputs.SelectMany(r => r.Context!).ToArray(), [inputs.Count, c.NumClipTokens!.Value, c.ClipDim!.Value]); // [B, T, D]
-        return generator.GenerateFromContext(seeds, contexts, _owner.Settings, _owner.Progress, _owner.CancellationToken);
+        return generator.GenerateFromContext(seeds, contexts, _owner.Settings, _progress, _cancellationToken);
     }
 
     /// <summary>A planar [C, S, S] sample in [-1, 1] as an RGBA image (one channel = grey).</summary>

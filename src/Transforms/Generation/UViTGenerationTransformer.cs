@@ -7,6 +7,7 @@ using UViT.MLNet.Core.Checkpoints;
 using UViT.MLNet.Core.Diffusion;
 using UViT.MLNet.Core.Generation;
 using UViT.MLNet.Core.Networks;
+using UViT.MLNet.Core.Runtime;
 using UViT.MLNet.Core.Training;
 using UViT.MLNet.Transforms.Mapping;
 using UViT.MLNet.Transforms.Persistence;
@@ -27,13 +28,8 @@ public sealed class UViTGenerationTransformer : BatchMappingTransformer<Generati
 
     /// <summary>The network(s) and schedule.</summary>
     public UViTGenerator Generator { get; }
-    /// <summary>Sampler, steps, guidance and weights; may be changed between calls (validated when set).</summary>
-    public SamplerSettings Settings
-    {
-        get => _settings;
-        set => _settings = (value ?? throw new ArgumentNullException(nameof(value))).Validate(Generator.Schedule);
-    }
-    private SamplerSettings _settings = null!;
+    /// <summary>Sampler, steps, guidance and weights (validated); <see cref="WithSampling"/> returns a transformer with others.</summary>
+    public SamplerSettings Settings { get; }
     /// <summary>The label column read by class models.</summary>
     public string LabelColumnName { get; }
     /// <summary>The text-context column read by text models.</summary>
@@ -46,43 +42,64 @@ public sealed class UViTGenerationTransformer : BatchMappingTransformer<Generati
     public string ImageColumnName { get; }
     /// <summary>Range of the output vector (the trainer's input range, so a round trip keeps units).</summary>
     public PixelRange OutputRange { get; }
-    /// <summary>Rows per sampler run (at least 1).</summary>
-    public int BatchSize
-    {
-        get => _batchSize;
-        set => _batchSize = value >= 1 ? value : throw new ArgumentOutOfRangeException(nameof(value), $"Generation batch size must be at least 1; got {value}.");
-    }
-    private int _batchSize;
+    /// <summary>Rows per sampler run (at least 1); <see cref="WithBatchSize"/> returns a transformer with another.</summary>
+    public int BatchSize { get; }
     /// <summary>Seed of row 0 when the input has no seed column.</summary>
     public long BaseSeed { get; }
     /// <summary>Display names of the classes (the training label's key values), index = class.</summary>
     public IReadOnlyList<string> ClassNames { get; }
-    /// <summary>Receives per-step progress while a batch is sampled (not persisted).</summary>
-    public IProgress<SamplerProgress>? Progress { get; set; }
-    /// <summary>Cancels sampling (not persisted).</summary>
-    public CancellationToken CancellationToken { get; set; }
+    /// <summary>False for the copies <see cref="WithSampling"/> and <see cref="WithBatchSize"/> return: they share the original's networks.</summary>
+    private readonly bool _ownsGenerator;
 
     /// <summary>True when the model's images have 1 or 3 channels, so an MLImage column is produced.</summary>
     public bool HasImageOutput => Generator.Config.InChannels is 1 or 3;
 
     /// <summary>Takes ownership of <paramref name="generator"/>.</summary>
     public UViTGenerationTransformer(UViTGenerator generator, SamplerSettings settings, PixelRange outputRange, IReadOnlyList<string>? classNames = null,
-                                     string labelColumnName = "Label", string seedColumnName = "Seed",
-                                     string outputColumnName = "GeneratedPixels", string imageColumnName = "GeneratedImage",
-                                     int batchSize = 16, long baseSeed = 0, string contextColumnName = "Context")
+                                     string labelColumnName = UViTColumns.Label, string seedColumnName = UViTColumns.Seed,
+                                     string outputColumnName = UViTColumns.GeneratedPixels, string imageColumnName = UViTColumns.GeneratedImage,
+                                     int batchSize = 16, long baseSeed = 0, string contextColumnName = UViTColumns.Context)
     {
         Generator = generator;
-        Settings = settings;
+        _ownsGenerator = true;
+        Settings = (settings ?? throw new ArgumentNullException(nameof(settings))).Validate(generator.Schedule);
+        BatchSize = batchSize >= 1 ? batchSize : throw new ArgumentOutOfRangeException(nameof(batchSize), $"Generation batch size must be at least 1; got {batchSize}.");
         OutputRange = outputRange;
         ClassNames = classNames?.ToArray() ?? Enumerable.Range(0, generator.ClassCount).Select(i => i.ToString()).ToArray();
         if (ClassNames.Count != generator.ClassCount)
             throw new ArgumentException($"{ClassNames.Count} class names given for {generator.ClassCount} classes.", nameof(classNames));
-        (LabelColumnName, SeedColumnName, OutputColumnName, ImageColumnName, BatchSize, BaseSeed, ContextColumnName) =
-            (labelColumnName, seedColumnName, outputColumnName, imageColumnName, batchSize, baseSeed, contextColumnName);
+        (LabelColumnName, SeedColumnName, OutputColumnName, ImageColumnName, BaseSeed, ContextColumnName) =
+            (labelColumnName, seedColumnName, outputColumnName, imageColumnName, baseSeed, contextColumnName);
+    }
+
+    /// <summary>A copy of <paramref name="source"/> with other sampling settings and batch size, sharing its networks.</summary>
+    private UViTGenerationTransformer(UViTGenerationTransformer source, SamplerSettings settings, int batchSize)
+        : this(source.Generator, settings, source.OutputRange, source.ClassNames, source.LabelColumnName, source.SeedColumnName,
+               source.OutputColumnName, source.ImageColumnName, batchSize, source.BaseSeed, source.ContextColumnName) =>
+        _ownsGenerator = false;
+
+    /// <summary>
+    /// This transformer with other sampling settings (validated): transformers are immutable, like ML.NET's. The copy shares
+    /// this one's networks, so it is usable while this one is undisposed; disposing the copy releases nothing.
+    /// </summary>
+    public UViTGenerationTransformer WithSampling(SamplerSettings settings) => new(this, settings, BatchSize);
+
+    /// <summary>This transformer with another number of rows per sampler run (at least 1); shares the networks as <see cref="WithSampling"/> does.</summary>
+    public UViTGenerationTransformer WithBatchSize(int batchSize) => new(this, Settings, batchSize);
+
+    /// <summary>
+    /// Generates the images <paramref name="requests"/> asks for, reporting each sampler step to <paramref name="progress"/> and
+    /// stopping when <paramref name="cancellationToken"/> is cancelled. Like <see cref="BatchMappingTransformer{TInput}.Transform"/>
+    /// the view is computed when read; the progress and token belong to this view alone, never to the transformer.
+    /// </summary>
+    public IDataView Generate(IDataView requests, IProgress<SamplerProgress>? progress = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(requests);
+        return new MappedDataView<GenerationRequest>(requests, new GenerationMapper(this, requests.Schema, progress, cancellationToken));
     }
 
     /// <inheritdoc/>
-    protected override BatchRowMapper<GenerationRequest> CreateMapper(DataViewSchema inputSchema) => new GenerationMapper(this, inputSchema);
+    protected override BatchRowMapper<GenerationRequest> CreateMapper(DataViewSchema inputSchema) => new GenerationMapper(this, inputSchema, null, CancellationToken.None);
 
     // ------------------------------------------------------------------------------------------------ persistence
 
@@ -152,8 +169,9 @@ public sealed class UViTGenerationTransformer : BatchMappingTransformer<Generati
             reader.LoadStream(EmaWeightsStream, s => emaState = WeightStream.Read(s, EmaWeightsStream));
             CheckShapes(config, raw!, RawWeightsStream);
             CheckShapes(config, emaState!, EmaWeightsStream);
-            var network = new UViTNetwork(config) { UseFusedAttention = fused };
-            var ema = new UViTNetwork(config) { UseFusedAttention = fused };
+            var device = TorchRuntime.ParseDevice(ContextSettings.Device(environment));   // never stored: the loading MLContext chooses
+            var network = new UViTNetwork(config, device) { UseFusedAttention = fused };
+            var ema = new UViTNetwork(config, device) { UseFusedAttention = fused };
             StateDictLoader.Load(network, raw!, strict: true, RawWeightsStream);
             StateDictLoader.Load(ema, emaState!, strict: true, EmaWeightsStream);
             using var emptyContext = empty.Length == 0 ? null : tensor(empty, [config.NumClipTokens ?? 0, config.ClipDim ?? 0]);
@@ -204,6 +222,9 @@ public sealed class UViTGenerationTransformer : BatchMappingTransformer<Generati
 
     private static void WriteWeights(BinaryWriter writer, UViTNetwork network) => WeightStream.Write(writer, network.state_dict());
 
-    /// <summary>Releases the networks.</summary>
-    public void Dispose() => Generator.Dispose();
+    /// <summary>Releases the networks (unless this is a copy from <see cref="WithSampling"/> or <see cref="WithBatchSize"/>, which shares them).</summary>
+    public void Dispose()
+    {
+        if (_ownsGenerator) Generator.Dispose();
+    }
 }

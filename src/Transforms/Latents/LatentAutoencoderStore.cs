@@ -20,7 +20,7 @@ internal static class LatentAutoencoderStore
     public static readonly string[] DecoderPrefixes = ["post_quant_conv.", "decoder."];
 
     /// <summary>Builds <paramref name="config"/>, loads <paramref name="checkpointPath"/> strictly and moves it to <paramref name="device"/>, in eval mode.</summary>
-    public static AutoencoderKL FromCheckpoint(string checkpointPath, AutoencoderKLConfig config, string device, int microBatchSize)
+    public static AutoencoderKL FromCheckpoint(string checkpointPath, AutoencoderKLConfig config, string? device, int microBatchSize)
     {
         if (!File.Exists(checkpointPath)) throw new FileNotFoundException($"Autoencoder checkpoint '{checkpointPath}' not found.", checkpointPath);
         var model = new AutoencoderKL(config) { MicroBatchSize = microBatchSize };
@@ -36,7 +36,7 @@ internal static class LatentAutoencoderStore
         }
     }
 
-    private static AutoencoderKL Prepare(AutoencoderKL model, string device)
+    private static AutoencoderKL Prepare(AutoencoderKL model, string? device)
     {
         model.to(TorchRuntime.ParseDevice(device));
         model.eval();
@@ -65,7 +65,7 @@ internal static class LatentAutoencoderStore
     /// are checked against the config on the meta device (no memory) before the real autoencoder is built, so a crafted
     /// config cannot make this allocate a huge network first.
     /// </summary>
-    public static AutoencoderKL LoadHalf(ModelLoadReader reader, AutoencoderKLConfig config, string[] prefixes, string streamName, string device, int microBatchSize)
+    public static AutoencoderKL LoadHalf(ModelLoadReader reader, AutoencoderKLConfig config, string[] prefixes, string streamName, string? device, int microBatchSize)
     {
         Dictionary<string, Tensor>? state = null;
         try

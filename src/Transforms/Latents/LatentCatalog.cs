@@ -23,10 +23,10 @@ public static class LatentCatalog
     /// <param name="scaleFactor">Latent scale; null: the config's (0.18215 for KL-f8; 0.23010 for the MS-COCO models).</param>
     /// <param name="seed">Seed of row 0; row i draws its sample with seed + i.</param>
     /// <param name="batchSize">Rows per autoencoder call.</param>
-    /// <param name="device">"cpu", "cuda" or "cuda:N".</param>
+    /// <param name="device">"cpu", "cuda" or "cuda:N"; null: the MLContext's GpuDeviceId / FallbackToCpu.</param>
     public static LatentEncodingEstimator EncodeLatents(this TransformsCatalog catalog, string checkpointPath, string outputColumnName = "Latent",
         string inputColumnName = "Image", PixelRange inputRange = PixelRange.Symmetric, LatentOutput output = LatentOutput.SampledLatent,
-        AutoencoderKLConfig? autoencoder = null, double? scaleFactor = null, long seed = 0, int batchSize = 16, string device = "cpu") =>
+        AutoencoderKLConfig? autoencoder = null, double? scaleFactor = null, long seed = 0, int batchSize = 16, string? device = null) =>
         catalog.EncodeLatents(checkpointPath, new LatentEncodingOptions
         {
             OutputColumnName = outputColumnName, InputColumnName = inputColumnName, InputRange = inputRange, Output = output,
@@ -51,10 +51,10 @@ public static class LatentCatalog
     /// <param name="scaleFactor">Latent scale; null: the config's.</param>
     /// <param name="batchSize">Rows per decoder run.</param>
     /// <param name="microBatchSize">Latents per decoder call inside a run (bounds memory).</param>
-    /// <param name="device">"cpu", "cuda" or "cuda:N".</param>
+    /// <param name="device">"cpu", "cuda" or "cuda:N"; null: the MLContext's GpuDeviceId / FallbackToCpu.</param>
     public static LatentDecodingEstimator DecodeLatents(this TransformsCatalog catalog, string checkpointPath, string outputColumnName = "DecodedPixels",
         string inputColumnName = "GeneratedPixels", string? imageColumnName = "DecodedImage", PixelRange outputRange = PixelRange.Bytes,
-        AutoencoderKLConfig? autoencoder = null, double? scaleFactor = null, int batchSize = 16, int microBatchSize = 4, string device = "cpu") =>
+        AutoencoderKLConfig? autoencoder = null, double? scaleFactor = null, int batchSize = 16, int microBatchSize = 4, string? device = null) =>
         catalog.DecodeLatents(checkpointPath, new LatentDecodingOptions
         {
             OutputColumnName = outputColumnName, InputColumnName = inputColumnName, ImageColumnName = imageColumnName, OutputRange = outputRange,

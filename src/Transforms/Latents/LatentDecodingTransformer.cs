@@ -38,8 +38,9 @@ public sealed class LatentDecodingTransformer : BatchMappingTransformer<float[]>
 
     // ------------------------------------------------------------------------------------------------ persistence
 
-    /// <summary>Entry format inside the model zip. Version 1: settings + config in the main stream, decoder weights as a side stream.</summary>
-    public static ModelFormat Format { get; } = new("UVITLDEC", 0x00010001, 0x00010001, 0x00010001, "UViTLatentDecode", typeof(LatentDecodingTransformer).Assembly);
+    /// <summary>Entry format inside the model zip. Version 1: settings + config in the main stream, decoder weights as a side stream.
+    /// Version 2 stores no device (the loading MLContext chooses it); version 1's is read and ignored.</summary>
+    public static ModelFormat Format { get; } = new("UVITLDEC", 0x00010002, 0x00010002, 0x00010001, "UViTLatentDecode", typeof(LatentDecodingTransformer).Assembly);
 
     private const string WeightsStream = "DecoderWeights.safetensors";
 
@@ -56,7 +57,6 @@ public sealed class LatentDecodingTransformer : BatchMappingTransformer<float[]>
         w.Write((int)Options.OutputRange);
         w.Write(Options.BatchSize);
         w.Write(Options.MicroBatchSize);
-        w.Write(Options.Device);
         LatentAutoencoderStore.SaveHalf(writer, Autoencoder, LatentAutoencoderStore.DecoderPrefixes, WeightsStream);
     }
 
@@ -73,8 +73,10 @@ public sealed class LatentDecodingTransformer : BatchMappingTransformer<float[]>
             var options = new LatentDecodingOptions
             {
                 InputColumnName = input, OutputColumnName = output, ImageColumnName = hasImage ? image : null, OutputRange = (PixelRange)r.ReadInt32(),
-                BatchSize = r.ReadInt32(), MicroBatchSize = r.ReadInt32(), Device = r.ReadString(),
+                BatchSize = r.ReadInt32(), MicroBatchSize = r.ReadInt32(),
             };
+            if (reader.VersionWritten < 0x00010002) r.ReadString();   // version 1's device, ignored: a zip saved on CUDA loads anywhere
+            options = options with { Device = ContextSettings.Device(environment) };
             var model = LatentAutoencoderStore.LoadHalf(reader, config, LatentAutoencoderStore.DecoderPrefixes, WeightsStream, options.Device, options.MicroBatchSize);
             return new LatentDecodingTransformer(model, options);
         }

@@ -37,7 +37,7 @@ public sealed class LatentEncodingTransformer : BatchMappingTransformer<Encoding
     // ------------------------------------------------------------------------------------------------ persistence
 
     /// <summary>Entry format inside the model zip. Version 1: settings + config in the main stream, encoder weights as a side stream.</summary>
-    public static ModelFormat Format { get; } = new("UVITLENC", 0x00010001, 0x00010001, 0x00010001, "UViTLatentEncode", typeof(LatentEncodingTransformer).Assembly);
+    public static ModelFormat Format { get; } = new("UVITLENC", 0x00010002, 0x00010002, 0x00010001, "UViTLatentEncode", typeof(LatentEncodingTransformer).Assembly);
 
     private const string WeightsStream = "EncoderWeights.safetensors";
 
@@ -56,7 +56,6 @@ public sealed class LatentEncodingTransformer : BatchMappingTransformer<Encoding
         w.Write(Options.BaseSeed);
         w.Write(Options.BatchSize);
         w.Write(Options.MicroBatchSize);
-        w.Write(Options.Device);
         LatentAutoencoderStore.SaveHalf(writer, Autoencoder, LatentAutoencoderStore.EncoderPrefixes, WeightsStream);
     }
 
@@ -75,8 +74,10 @@ public sealed class LatentEncodingTransformer : BatchMappingTransformer<Encoding
             string seedColumn = r.ReadString();
             options = options with
             {
-                SeedColumnName = hasSeedColumn ? seedColumn : null, BaseSeed = r.ReadInt64(), BatchSize = r.ReadInt32(), MicroBatchSize = r.ReadInt32(), Device = r.ReadString(),
+                SeedColumnName = hasSeedColumn ? seedColumn : null, BaseSeed = r.ReadInt64(), BatchSize = r.ReadInt32(), MicroBatchSize = r.ReadInt32(),
             };
+            if (reader.VersionWritten < 0x00010002) r.ReadString();   // version 1's device, ignored: a zip saved on CUDA loads anywhere
+            options = options with { Device = ContextSettings.Device(environment) };
             var model = LatentAutoencoderStore.LoadHalf(reader, config, LatentAutoencoderStore.EncoderPrefixes, WeightsStream, options.Device, options.MicroBatchSize);
             return new LatentEncodingTransformer(model, options);
         }

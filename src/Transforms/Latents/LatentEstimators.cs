@@ -17,13 +17,13 @@ public sealed class LatentEncodingEstimator : IEstimator<LatentEncodingTransform
     /// <param name="environment">The MLContext (our model-zip loaders are registered with it).</param>
     /// <param name="checkpointPath">Autoencoder weights: safetensors or torch.save; CompVis, latent-diffusion or diffusers layout.</param>
     /// <param name="autoencoder">Architecture and latent scale factor of the checkpoint.</param>
-    /// <param name="options">Columns, range, output kind, seeds, batching, device.</param>
+    /// <param name="options">Columns, range, output kind, seeds, batching, device (null: the MLContext's GpuDeviceId / FallbackToCpu).</param>
     public LatentEncodingEstimator(IHostEnvironment environment, string checkpointPath, AutoencoderKLConfig autoencoder, LatentEncodingOptions options)
     {
         ArgumentNullException.ThrowIfNull(environment);
         LatentOptionChecks.CheckBatches(options.BatchSize, options.MicroBatchSize);
         UViTComponents.Register(environment);
-        (_checkpointPath, Autoencoder, Options) = (checkpointPath, autoencoder.Validate(), options);
+        (_checkpointPath, Autoencoder, Options) = (checkpointPath, autoencoder.Validate(), options with { Device = ContextSettings.Device(environment, options.Device) });
     }
 
     /// <summary>The autoencoder architecture and scale factor.</summary>
@@ -66,13 +66,13 @@ public sealed class LatentDecodingEstimator : IEstimator<LatentDecodingTransform
     /// <param name="environment">The MLContext (our model-zip loaders are registered with it).</param>
     /// <param name="checkpointPath">Autoencoder weights: safetensors or torch.save; CompVis, latent-diffusion or diffusers layout.</param>
     /// <param name="autoencoder">Architecture and latent scale factor of the checkpoint.</param>
-    /// <param name="options">Columns, range, batching, device.</param>
+    /// <param name="options">Columns, range, batching, device (null: the MLContext's GpuDeviceId / FallbackToCpu).</param>
     public LatentDecodingEstimator(IHostEnvironment environment, string checkpointPath, AutoencoderKLConfig autoencoder, LatentDecodingOptions options)
     {
         ArgumentNullException.ThrowIfNull(environment);
         LatentOptionChecks.CheckBatches(options.BatchSize, options.MicroBatchSize);
         UViTComponents.Register(environment);
-        (_checkpointPath, Autoencoder, Options) = (checkpointPath, autoencoder.Validate(), options);
+        (_checkpointPath, Autoencoder, Options) = (checkpointPath, autoencoder.Validate(), options with { Device = ContextSettings.Device(environment, options.Device) });
     }
 
     /// <summary>The autoencoder architecture and scale factor.</summary>

@@ -36,8 +36,8 @@ public sealed record LatentEncodingOptions
     public int BatchSize { get; init; } = 16;
     /// <summary>Images per autoencoder call inside a batch (bounds peak memory).</summary>
     public int MicroBatchSize { get; init; } = 8;
-    /// <summary>"cpu", "cuda" or "cuda:N": where the autoencoder runs (results come back to the CPU).</summary>
-    public string Device { get; init; } = "cpu";
+    /// <summary>"cpu", "cuda" or "cuda:N"; null (default): the MLContext's choice (GpuDeviceId, FallbackToCpu). Not saved: a loaded model runs where its MLContext says.</summary>
+    public string? Device { get; init; }
 }
 
 /// <summary>Settings of <see cref="LatentDecodingTransformer"/>.</summary>
@@ -55,8 +55,8 @@ public sealed record LatentDecodingOptions
     public int BatchSize { get; init; } = 16;
     /// <summary>Latents per decoder call inside a batch (the decoder is the memory-hungry half).</summary>
     public int MicroBatchSize { get; init; } = 4;
-    /// <summary>"cpu", "cuda" or "cuda:N".</summary>
-    public string Device { get; init; } = "cpu";
+    /// <summary>"cpu", "cuda" or "cuda:N"; null (default): the MLContext's choice (GpuDeviceId, FallbackToCpu). Not saved: a loaded model runs where its MLContext says.</summary>
+    public string? Device { get; init; }
 }
 
 /// <summary>Checks shared by both option sets.</summary>

@@ -43,7 +43,11 @@ public sealed class ModelLoadReader
                                            $"(we read versions {format.VersionWeCanReadBack:X8}..{format.VersionWritten:X8}): {e.InnerException.Message}", e.InnerException);
         }
         Reader = (BinaryReader)m.LoadReader.GetValue(context)!;
+        VersionWritten = (uint)m.HeaderVersionWritten.GetValue(m.LoadHeader.GetValue(context))!;
     }
+
+    /// <summary>The format version the entry was written in (between the format's VersionWeCanReadBack and VersionWritten), for loaders to branch on.</summary>
+    public uint VersionWritten { get; }
 
     /// <summary>The component's main stream.</summary>
     public BinaryReader Reader { get; }

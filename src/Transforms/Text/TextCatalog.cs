@@ -17,9 +17,9 @@ public static class TextCatalog
     /// <param name="outputColumnName">The context column added: Vector&lt;Single, 77, D&gt; (Vector&lt;Single, K, 77, D&gt; for K captions).</param>
     /// <param name="inputColumnName">The text column.</param>
     /// <param name="batchSize">Texts per encoder forward pass.</param>
-    /// <param name="device">"cpu", "cuda" or "cuda:N".</param>
+    /// <param name="device">"cpu", "cuda" or "cuda:N"; null: the MLContext's GpuDeviceId / FallbackToCpu.</param>
     public static TextEncodingEstimator EncodeText(this TransformsCatalog catalog, string clipFolder, string outputColumnName = "Context",
-        string inputColumnName = "Text", int batchSize = 16, string device = "cpu") =>
+        string inputColumnName = "Text", int batchSize = 16, string? device = null) =>
         catalog.EncodeText(ClipTextFiles.FromFolder(clipFolder), new TextEncodingOptions
         {
             OutputColumnName = outputColumnName, InputColumnName = inputColumnName, BatchSize = batchSize, Device = device,

@@ -14,13 +14,13 @@ public sealed class TextEncodingEstimator : IEstimator<TextEncodingTransformer>
 {
     /// <param name="environment">The MLContext (our model-zip loaders are registered with it).</param>
     /// <param name="files">Tokenizer files, architecture and weights of the CLIP text encoder.</param>
-    /// <param name="options">Columns, batching, device.</param>
+    /// <param name="options">Columns, batching, device (null: the MLContext's GpuDeviceId / FallbackToCpu).</param>
     public TextEncodingEstimator(IHostEnvironment environment, ClipTextFiles files, TextEncodingOptions options)
     {
         ArgumentNullException.ThrowIfNull(environment);
         if (options.BatchSize < 1) throw new ArgumentOutOfRangeException(nameof(options), $"BatchSize must be at least 1; got {options.BatchSize}.");
         UViTComponents.Register(environment);
-        (Files, Options) = (files ?? throw new ArgumentNullException(nameof(files)), options);
+        (Files, Options) = (files ?? throw new ArgumentNullException(nameof(files)), options with { Device = ContextSettings.Device(environment, options.Device) });
     }
 
     /// <summary>Where the encoder comes from.</summary>

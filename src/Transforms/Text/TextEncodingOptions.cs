@@ -14,6 +14,6 @@ public sealed record TextEncodingOptions
     public string OutputColumnName { get; init; } = "Context";
     /// <summary>Texts per encoder forward pass.</summary>
     public int BatchSize { get; init; } = 16;
-    /// <summary>"cpu", "cuda" or "cuda:N": where the text encoder runs (contexts come back to the CPU).</summary>
-    public string Device { get; init; } = "cpu";
+    /// <summary>"cpu", "cuda" or "cuda:N"; null (default): the MLContext's choice (GpuDeviceId, FallbackToCpu). Not saved: a loaded model runs where its MLContext says.</summary>
+    public string? Device { get; init; }
 }

@@ -72,8 +72,8 @@ public sealed class TextEncodingTransformer : BatchMappingTransformer<string[]>,
     // ------------------------------------------------------------------------------------------------ persistence
 
     /// <summary>Entry format inside the model zip. Version 1: config and settings in the main stream; tokenizer files and
-    /// weights as side streams.</summary>
-    public static ModelFormat Format { get; } = new("UVITTENC", 0x00010001, 0x00010001, 0x00010001, "UViTTextEncode", typeof(TextEncodingTransformer).Assembly);
+    /// weights as side streams. Version 2 stores no device (the loading MLContext chooses it); version 1's is read and ignored.</summary>
+    public static ModelFormat Format { get; } = new("UVITTENC", 0x00010002, 0x00010002, 0x00010001, "UViTTextEncode", typeof(TextEncodingTransformer).Assembly);
 
     private const string VocabStream = "vocab.json";
     private const string MergesStream = "merges.txt";
@@ -97,7 +97,6 @@ public sealed class TextEncodingTransformer : BatchMappingTransformer<string[]>,
         w.Write(Options.InputColumnName);
         w.Write(Options.OutputColumnName);
         w.Write(Options.BatchSize);
-        w.Write(Options.Device);
         writer.SaveStream(VocabStream, s => WriteBytes(s, _vocab));
         writer.SaveStream(MergesStream, s => WriteBytes(s, _merges));
         writer.SaveStream(WeightsStream, s => WeightStream.Write(s, Encoder.Model.state_dict()));
@@ -114,8 +113,10 @@ public sealed class TextEncodingTransformer : BatchMappingTransformer<string[]>,
             int contextLength = r.ReadInt32();
             var options = new TextEncodingOptions
             {
-                InputColumnName = r.ReadString(), OutputColumnName = r.ReadString(), BatchSize = r.ReadInt32(), Device = r.ReadString(),
+                InputColumnName = r.ReadString(), OutputColumnName = r.ReadString(), BatchSize = r.ReadInt32(),
             };
+            if (reader.VersionWritten < 0x00010002) r.ReadString();   // version 1's device, ignored: a zip saved on CUDA loads anywhere
+            options = options with { Device = ContextSettings.Device(environment) };
             byte[] vocab = [], merges = [];
             reader.LoadStream(VocabStream, s => vocab = ReadBytes(s, VocabStream));
             reader.LoadStream(MergesStream, s => merges = ReadBytes(s, MergesStream));

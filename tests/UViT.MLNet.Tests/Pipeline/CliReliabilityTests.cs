@@ -1,10 +1,17 @@
 // `uvit train` in a separate process (#18 items 4, 6, 7, 9, 10): bad settings are refused before any training with one
 // `error:` line and exit code 1, an earlier run's checkpoint is not replaced silently, a corrupt image is named, a diverged
-// run exits 3, and SIGTERM stops at a step boundary and still writes the checkpoint and the model.
+// run exits 3, and SIGTERM stops at a step boundary and still writes the checkpoint and the model. `uvit sample` draws
+// chosen classes, counts and one PNG per image from class models and unconditional ones, and refuses what a model cannot do.
 using System.Diagnostics;
 using System.Text;
 using SkiaSharp;
+using Microsoft.ML;
+using UViT.MLNet.Core.Generation;
+using UViT.MLNet.Core.Networks;
+using UViT.MLNet.Core.Training;
 using UViT.MLNet.Tests.Support;
+using UViT.MLNet.Transforms.Generation;
+using UViT.MLNet.Transforms.Persistence;
 
 namespace UViT.MLNet.Tests.Pipeline;
 
@@ -53,6 +60,44 @@ public sealed class CliReliabilityTests
         StringAssert.Contains(log, "error: ", log);
         Assert.DoesNotContain("Unhandled exception", log, log);
         Assert.DoesNotContain("   at ", log, "a stack trace without --verbose:\n" + log);
+    }
+
+    [TestMethod]
+    public void SampleDrawsTheChosenClassesAndCountsWithOnePngEach()
+    {
+        string root = NewFolder(), images = WriteImages(root), output = Path.Combine(root, "out");
+        var (exit, log) = CliProcess.Run(TinyTrain(images, output, "--steps", "2"));
+        Assert.AreEqual(0, exit, log);
+        string zip = Path.Combine(output, "model.zip"), perImage = Path.Combine(root, "each"), grid = Path.Combine(root, "grid.png");
+        (exit, log) = CliProcess.Run("sample", zip, "--class", "c1", "--class", "0", "--count", "3", "--sample-steps", "1", "--out-dir", perImage, "-o", grid);
+        Assert.AreEqual(0, exit, log);
+        Assert.HasCount(3, Directory.GetFiles(perImage, "*-c1.png"), log);
+        Assert.HasCount(3, Directory.GetFiles(perImage, "*-c0.png"), log);
+        Assert.IsTrue(File.Exists(grid), log);
+        (exit, log) = CliProcess.Run("sample", zip, "--prompt", "a digit");
+        AssertOneErrorLine(exit, log, 1);
+        (exit, log) = CliProcess.Run("sample", zip, "--class", "c7");
+        AssertOneErrorLine(exit, log, 1);
+        (exit, log) = CliProcess.Run("sample", "--help");
+        StringAssert.Contains(log, "default: the model's", log);
+        Assert.DoesNotContain("[default: 30]", log, "sample --help shows a step count the model's setting overrides");
+    }
+
+    [TestMethod]
+    public void SampleDrawsAnUnconditionalModel()
+    {
+        // An unconditional model (random weights: only the rows and files are checked), saved as a library user would.
+        string root = NewFolder(), zip = Path.Combine(root, "model.zip"), perImage = Path.Combine(root, "each");
+        var mlContext = new MLContext(seed: 1).RegisterUViT();
+        var config = new UViTConfig { ImageSize = 8, PatchSize = 4, InChannels = 1, EmbedDim = 16, Depth = 1, NumHeads = 2 };
+        using (var generator = new UViTGenerationTransformer(new UViTGenerator(new UViTNetwork(config, seed: 1), new UViTNetwork(config, seed: 2), NoiseScheduleKind.ContinuousVP, nullClass: null),
+                                                             new SamplerSettings { Steps = 1 }, PixelRange.Bytes))
+            mlContext.Model.Save(generator, generator.CreateRequests(mlContext, [1L]).Schema, zip);
+        var (exit, log) = CliProcess.Run("sample", zip, "--count", "3", "--out-dir", perImage, "-o", Path.Combine(root, "grid.png"));
+        Assert.AreEqual(0, exit, log);
+        Assert.HasCount(3, Directory.GetFiles(perImage, "*.png"), log);
+        (exit, log) = CliProcess.Run("sample", zip, "--class", "0");
+        AssertOneErrorLine(exit, log, 1);
     }
 
     [TestMethod]

@@ -73,8 +73,8 @@ public sealed class SettingsAndModelZipTests
         var data = PipelineFixture.Mnist(16).ToDataView(mlContext);
         var options = PipelineFixture.TinyOptions(steps: 1);
         using var model = mlContext.Diffusion().Trainers.UViT(options).Fit(data);
-        Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => model.BatchSize = 0, "generation batch size 0 gave 0 rows");
-        Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => model.Settings = model.Settings with { GuidanceScale = 1e300 });
+        Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => model.WithBatchSize(0), "generation batch size 0 gave 0 rows");
+        Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => model.WithSampling(model.Settings with { GuidanceScale = 1e300 }));
         string zip = Path.Combine(TestContext.TestRunDirectory ?? Path.GetTempPath(), Guid.NewGuid().ToString("N") + ".zip");
         mlContext.Model.SaveAtomically(model, data.Schema, zip);
         long live = TorchSharp.DisposeScopeManager.Statistics.ThreadTotalLiveCount;

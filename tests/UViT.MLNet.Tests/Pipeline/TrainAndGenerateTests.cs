@@ -52,10 +52,8 @@ public sealed class TrainAndGenerateTests
     {
         var mlContext = new MLContext(seed: 1);
         using var model = mlContext.Diffusion().Trainers.UViT(PipelineFixture.TinyOptions(steps: 2)).Fit(PipelineFixture.Mnist(32).ToDataView(mlContext));
-        model.BatchSize = 4;
-        var batched = PipelineFixture.Pixels(model.Transform(PipelineFixture.Requests(mlContext, [(2, 100), (7, 5), (2, 42), (4, 8), (6, 9)])));
-        model.BatchSize = 1;
-        var alone = PipelineFixture.Pixels(model.Transform(PipelineFixture.Requests(mlContext, [(2, 42)])));
+        var batched = PipelineFixture.Pixels(model.WithBatchSize(4).Transform(PipelineFixture.Requests(mlContext, [(2, 100), (7, 5), (2, 42), (4, 8), (6, 9)])));
+        var alone = PipelineFixture.Pixels(model.WithBatchSize(1).Transform(PipelineFixture.Requests(mlContext, [(2, 42)])));
         CollectionAssert.AreEqual(batched[2], alone[0], "the same (label, seed) gave another image in another batch");
         CollectionAssert.AreNotEqual(batched[0], batched[2], "different seeds gave the same image");
     }

@@ -89,10 +89,9 @@ public sealed class TextToImagePipelineTests
         Assert.IsTrue(Fixtures.Identical(emptyPrompt[0], generator.Generator.EmptyContext!), "the generator keeps the encoder's empty-prompt context");
 
         Assert.AreEqual(SamplerKind.DpmSolverPlusPlus, generator.Settings.Sampler, "the by-hand sampling below uses DPM-Solver++");
-        generator.Settings = generator.Settings with { GuidanceScale = 0 };
-        var plain = PipelineFixture.Pixels(generator.Transform(contexts))[0];
-        generator.Settings = generator.Settings with { GuidanceScale = 3 };
-        var guided = PipelineFixture.Pixels(generator.Transform(contexts))[0];
+        var plain = PipelineFixture.Pixels(generator.WithSampling(generator.Settings with { GuidanceScale = 0 }).Transform(contexts))[0];
+        var guidedSettings = generator.Settings with { GuidanceScale = 3 };
+        var guided = PipelineFixture.Pixels(generator.WithSampling(guidedSettings).Transform(contexts))[0];
 
         // The same sample by hand: eps_c + 3 (eps_c - eps_u) from seed 3's noise, u = the empty prompt (and zeros as a control).
         var context = tensor(PipelineFixture.Pixels(contexts, "Context")[0], [1, tokens, width]);                  // [1, T, D]
@@ -101,9 +100,9 @@ public sealed class TextToImagePipelineTests
             var config = generator.Generator.Config;
             using var noise = new RowSeededNoise([3]);
             var initial = noise.InitialNoise([config.InChannels, config.ImageSize, config.ImageSize]);               // [1, C, H, W]
-            var model = ClassifierFreeGuidance.ForTextContext(generator.Generator.EmaNetwork, context, unconditional, generator.Settings.Guidance);
+            var model = ClassifierFreeGuidance.ForTextContext(generator.Generator.EmaNetwork, context, unconditional, guidedSettings.Guidance);
             NoiseSchedule schedule = generator.Generator.Schedule == NoiseScheduleKind.ContinuousVP ? new ContinuousVPSchedule() : new DiscreteSDSchedule();
-            var sample = new DpmSolverPlusPlusSampler(schedule, generator.Settings.Steps).Sample(model, initial, noise);  // [1, C, H, W]
+            var sample = new DpmSolverPlusPlusSampler(schedule, guidedSettings.Steps).Sample(model, initial, noise);  // [1, C, H, W]
             (schedule as IDisposable)?.Dispose();
             return sample.flatten().data<float>().Select(v => PixelRanges.FromModel(v, PixelRange.Bytes)).ToArray();
         }

@@ -60,5 +60,29 @@ public sealed class ToyShapesTests
         SampleOutputs.AssertPngOfSize(Path.Combine(output, "loss.png"), 800, 480, log);   // the CLI's LossPlot size
         StringAssert.Contains(log, "prompt check");
         StringAssert.Contains(log, "of 12 images");
+
+        // `uvit sample` on the text model it wrote: prompts from options and a file, one PNG per image beside the grid.
+        string zip = Path.Combine(output, "model.zip"), perImage = Path.Combine(output, "each"), promptFile = Path.Combine(output, "prompts.txt");
+        File.WriteAllLines(promptFile, [ToyShapes.Caption(1, 1), ""]);
+        (exit, log) = CliProcess.Run("sample", zip, "--prompt", ToyShapes.Caption(0, 0), "--prompts", promptFile, "--count", "2", "--sample-steps", "1",
+                                     "--out-dir", perImage, "-o", Path.Combine(output, "sampled.png"));
+        Assert.AreEqual(0, exit, log);
+        Assert.HasCount(4, Directory.GetFiles(perImage, "*.png"), log);
+        Assert.IsTrue(File.Exists(Path.Combine(output, "sampled.png")), log);
+        (exit, log) = CliProcess.Run("sample", zip, "--sample-steps", "1");
+        Assert.AreEqual(1, exit, log);
+        StringAssert.Contains(log, "--prompt", "a text model sampled without prompts should say how to give them");
+
+        // `uvit fid model` on the text model: prompts from a file, against statistics of the images just drawn.
+        string weights = Evaluation.FidFixtures.PathOf("inception.safetensors"), npz = Path.Combine(output, "each.npz");
+        (exit, log) = CliProcess.Run("fid", "stats", perImage, "--weights", weights, "-o", npz);
+        Assert.AreEqual(0, exit, log);
+        (exit, log) = CliProcess.Run("fid", "model", zip, "--reference", npz, "--samples", "3", "--prompts", promptFile, "--sample-steps", "1", "--weights", weights);
+        Assert.AreEqual(0, exit, log);
+        StringAssert.Contains(log, "FID ");
+        StringAssert.Contains(log, "prompt i mod 1");
+        (exit, log) = CliProcess.Run("fid", "model", zip, "--reference", npz, "--samples", "3", "--weights", weights);
+        Assert.AreEqual(1, exit, log);
+        StringAssert.Contains(log, "--prompts");
     }
 }

@@ -24,11 +24,12 @@ internal static class FidModelCommand
         var seed = new Option<long>("--seed") { Description = "Seed of the first sample; sample i uses seed + i.", DefaultValueFactory = _ => 0 };
         var batch = new Option<int?>("--batch-size") { Description = "Images per sampler run (default: the model's setting)." };
         var inceptionScore = new Option<bool>("--inception-score") { Description = "Also report the Inception Score of the samples (10 splits)." };
-        var sampling = SamplingOptions.Create(defaultGuidance: 0.4, defaultSteps: 50);
+        var prompts = new Option<FileInfo?>("--prompts") { Description = "Text models: a file of prompts, one a line; sample i draws prompt i mod P (e.g. the reference set's captions)." };
+        var sampling = SamplingOptions.ForSavedModel();
         var common = new FidOptionsCli();
         var command = new Command("model", "Generate samples from a saved model and compute their FID against reference statistics (settings default to those saved in the model).")
         {
-            model, reference, samples, seed, batch, inceptionScore,
+            model, reference, samples, seed, batch, inceptionScore, prompts,
         };
         sampling.AddTo(command);
         common.AddTo(command);
@@ -40,9 +41,9 @@ internal static class FidModelCommand
             var statistics = FidStatisticsFile.Read(referencePath);
             var mlContext = new MLContext(seed: 0).RegisterUViT();
             var loaded = GenerationHelpers.LoadModel(mlContext, modelPath);
-            var generator = GenerationHelpers.FindGenerator(loaded);
-            generator.Settings = sampling.Override(parse, generator.Settings);
-            if (parse.GetValue(batch) is int b) generator.BatchSize = b;
+            var original = GenerationHelpers.FindGenerator(loaded);
+            var generator = original.WithSampling(sampling.Override(parse, original.Settings));
+            if (parse.GetValue(batch) is int b) generator = generator.WithBatchSize(b);
             var s = generator.Settings;
             var settings = new Dictionary<string, string>
             {
@@ -51,7 +52,12 @@ internal static class FidModelCommand
                 ["weights"] = s.UseEmaWeights ? "EMA" : "raw", ["seed"] = parse.GetValue(seed).ToString(CultureInfo.InvariantCulture),
                 ["labels"] = generator.Generator.ClassCount > 0 ? "class i mod " + generator.Generator.ClassCount : "unconditional",
             };
-            var (images, column, range) = Samples(mlContext, loaded, generator, count, parse.GetValue(seed));
+            var promptList = parse.GetValue(prompts) is { } file ? File.ReadAllLines(file.FullName).Select(l => l.Trim()).Where(l => l.Length > 0).ToList() : [];
+            bool text = GenerationHelpers.FindTextEncoder(loaded) is not null;
+            if (text != promptList.Count > 0)
+                throw new ArgumentException(text ? "This is a text model: give --prompts FILE (one prompt a line)." : "--prompts needs a text model.");
+            if (text) settings["labels"] = $"prompt i mod {promptList.Count} from {parse.GetValue(prompts)!.FullName}";
+            var (images, column, range) = Samples(mlContext, loaded, generator, count, parse.GetValue(seed), promptList);
             using var evaluator = common.CreateEvaluator(parse, new FidOptions
             {
                 ImageColumnName = column, InputRange = range, ComputeInceptionScore = parse.GetValue(inceptionScore), Settings = settings,
@@ -69,25 +75,15 @@ internal static class FidModelCommand
     }
 
     /// <summary>
-    /// The lazy view of <paramref name="count"/> generated images and where their pixels are: the generator's output, or the
-    /// decoded pixels when a latent decoder follows it in the saved chain. Nothing is sampled until the view is read.
+    /// The lazy view of <paramref name="count"/> generated images (class i mod classes, or prompt i mod prompts for text models)
+    /// and where their pixels are; nothing is sampled until it is read.
     /// </summary>
-    private static (IDataView Images, string Column, PixelRange Range) Samples(MLContext mlContext, ITransformer loaded, UViTGenerationTransformer generator, int count, long seed)
+    private static (IDataView Images, string Column, PixelRange Range) Samples(MLContext mlContext, ITransformer loaded, UViTGenerationTransformer generator, int count, long seed,
+                                                                              IReadOnlyList<string> prompts)
     {
-        int classes = generator.Generator.ClassCount;
-        var rows = Enumerable.Range(0, count).Select(i => new Request { Label = classes > 0 ? (uint)(i % classes) : 0, Seed = seed + i });
-        var schema = SchemaDefinition.Create(typeof(Request));
-        if (classes > 0) schema[nameof(Request.Label)].ColumnType = new KeyDataViewType(typeof(uint), classes);
-        var generated = generator.Transform(mlContext.Data.LoadFromEnumerable(rows, schema));
-        var decoder = loaded is IEnumerable<ITransformer> chain ? chain.SkipWhile(t => t != generator).OfType<LatentDecodingTransformer>().FirstOrDefault() : null;
-        return decoder is null
-            ? (generated, generator.OutputColumnName, generator.OutputRange)
-            : (decoder.Transform(generated), decoder.Options.OutputColumnName, decoder.Options.OutputRange);
-    }
-
-    private sealed class Request
-    {
-        public uint Label { get; set; }   // 0-based class; ML.NET stores key v + 1
-        public long Seed { get; set; }
+        int classes = Math.Max(1, generator.Generator.ClassCount);
+        var requests = Enumerable.Range(0, count).Select(i => new SampleRequest(seed + i, i % classes, prompts.Count > 0 ? prompts[i % prompts.Count] : "")).ToList();
+        var (view, pixels, _, range) = GenerationHelpers.Run(mlContext, loaded, generator, requests, progress: null);
+        return (view, pixels, range);
     }
 }

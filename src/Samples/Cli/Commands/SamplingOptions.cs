@@ -3,21 +3,31 @@ using UViT.MLNet.Core.Generation;
 
 namespace UViT.MLNet.Cli.Commands;
 
-/// <summary>The sampling options shared by <c>train</c> and <c>sample</c>.</summary>
+/// <summary>The sampling options shared by the training verbs and those that sample a saved model.</summary>
 internal sealed class SamplingOptions
 {
-    private readonly Option<SamplerKind> _sampler = new("--sampler") { Description = "DpmSolverPlusPlus, DpmSolver, EulerMaruyama or Ddim.", DefaultValueFactory = _ => SamplerKind.DpmSolverPlusPlus };
+    private const string SamplerHelp = "DpmSolverPlusPlus, DpmSolver, EulerMaruyama or Ddim.";
+    private const string StepsHelp = "Sampler steps (model evaluations for DPM-Solver).";
+    private const string GuidanceHelp = "Classifier-free guidance as the U-ViT paper's extra weight s (eps_c + s (eps_c - eps_u)); diffusers' scale = 1 + s.";
+    private const string ModelDefault = " (default: the model's)";
+    private readonly Option<SamplerKind> _sampler;
     private readonly Option<int> _steps;
     private readonly Option<double> _guidance;
     private readonly Option<bool> _raw = new("--raw-weights") { Description = "Sample with the raw weights instead of the EMA weights." };
 
-    private SamplingOptions(double defaultGuidance, int defaultSteps)
-    {
-        _steps = new Option<int>("--sample-steps") { Description = "Sampler steps (model evaluations for DPM-Solver).", DefaultValueFactory = _ => defaultSteps };
-        _guidance = new Option<double>("--guidance") { Description = "Classifier-free guidance as the U-ViT paper's extra weight s (eps_c + s (eps_c - eps_u)); diffusers' scale = 1 + s.", DefaultValueFactory = _ => defaultGuidance };
-    }
+    private SamplingOptions(Option<SamplerKind> sampler, Option<int> steps, Option<double> guidance) => (_sampler, _steps, _guidance) = (sampler, steps, guidance);
 
-    public static SamplingOptions Create(double defaultGuidance, int defaultSteps) => new(defaultGuidance, defaultSteps);
+    /// <summary>Options for a model about to be trained: their defaults are saved in it.</summary>
+    public static SamplingOptions Create(double defaultGuidance, int defaultSteps) => new(
+        new("--sampler") { Description = SamplerHelp, DefaultValueFactory = _ => SamplerKind.DpmSolverPlusPlus },
+        new("--sample-steps") { Description = StepsHelp, DefaultValueFactory = _ => defaultSteps },
+        new("--guidance") { Description = GuidanceHelp, DefaultValueFactory = _ => defaultGuidance });
+
+    /// <summary>Options for a saved model: without them its saved settings apply (see <see cref="Override"/>).</summary>
+    public static SamplingOptions ForSavedModel() => new(
+        new("--sampler") { Description = SamplerHelp + ModelDefault },
+        new("--sample-steps") { Description = StepsHelp + ModelDefault },
+        new("--guidance") { Description = GuidanceHelp + ModelDefault });
 
     public void AddTo(Command command)
     {

@@ -86,10 +86,10 @@ internal static class ShapesCommand
             var loaded = GenerationHelpers.LoadModel(fresh, zip);
             var generator = GenerationHelpers.FindGenerator(loaded);
             var genClock = Stopwatch.StartNew();
-            var generated = loaded.Transform(fresh.Data.LoadFromEnumerable(requests));
-            var (images, pixels) = ReadImages(generated, generator);
+            var samples = GenerationHelpers.Generate(fresh, loaded, generator, requests.Select(r => new SampleRequest(r.Seed, Prompt: r.Prompt)).ToList());
+            var (images, pixels) = (samples.Select(s => s.Image).ToList(), samples.Select(s => s.Pixels).ToList());
             string grid = Path.Combine(outputFolder, "shapes.png");
-            ImageGrid.SavePng(grid, images, parse.GetValue(perPrompt), prompts.Select(p => ToyShapes.Caption(p.Colour, p.Shape)).ToList());
+            GenerationHelpers.SaveGrid(grid, images, parse.GetValue(perPrompt), prompts.Select(p => ToyShapes.Caption(p.Colour, p.Shape)).ToList());
             Console.WriteLine($"generated {images.Count} images in {genClock.Elapsed:mm\\:ss} ({generator.Settings.Sampler}, {generator.Settings.Steps} steps, guidance s = {generator.Settings.GuidanceScale}); wrote {grid}");
 
             var verdicts = pixels.Select(ToyShapes.Judge).ToList();
@@ -118,29 +118,5 @@ internal static class ShapesCommand
     {
         string data = Path.Combine(AppContext.BaseDirectory, "data", "clip");
         return ClipTextFiles.WithRandomTower(Path.Combine(data, "vocab.json"), Path.Combine(data, "merges.txt"), folder);
-    }
-
-    private static (List<MLImage> Images, List<float[]> Pixels) ReadImages(IDataView output, UViTGenerationTransformer generator)
-    {
-        var images = new List<MLImage>();
-        var pixels = new List<float[]>();
-        var imageColumn = output.Schema[generator.ImageColumnName];
-        var pixelColumn = output.Schema[generator.OutputColumnName];
-        var bar = new ConsoleProgressBar("sampling");
-        using var cursor = output.GetRowCursor([imageColumn, pixelColumn]);
-        var getImage = cursor.GetGetter<MLImage>(imageColumn);
-        var getPixels = cursor.GetGetter<VBuffer<float>>(pixelColumn);
-        MLImage image = null!;
-        VBuffer<float> buffer = default;
-        while (cursor.MoveNext())
-        {
-            getImage(ref image);
-            getPixels(ref buffer);
-            images.Add(image);
-            pixels.Add(buffer.DenseValues().ToArray());
-            bar.Update(images.Count, images.Count, "");
-        }
-        bar.Done();
-        return (images, pixels);
     }
 }

@@ -121,7 +121,7 @@ internal static class TrainCommand
             var generator = GenerationHelpers.FindGenerator(loaded);
             string grid = Path.Combine(outputFolder, "samples.png");
             var genClock = Stopwatch.StartNew();
-            var samples = GenerationHelpers.WriteClassGrid(fresh, generator, grid, parse.GetValue(perClass), baseSeed: 1000);
+            var samples = GenerationHelpers.WriteClassGrid(fresh, loaded, generator, grid, parse.GetValue(perClass), baseSeed: 1000);
             Console.WriteLine($"generated {generator.Generator.ClassCount * parse.GetValue(perClass)} images in {genClock.Elapsed:mm\\:ss} " +
                               $"({generator.Settings.Sampler}, {generator.Settings.Steps} steps, guidance s = {generator.Settings.GuidanceScale}, {(generator.Settings.UseEmaWeights ? "EMA" : "raw")} weights)");
             Console.WriteLine($"wrote {grid}");
