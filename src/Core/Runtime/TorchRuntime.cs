@@ -14,7 +14,8 @@ public sealed class TorchRuntimeException(string message, Exception? inner = nul
 /// any tensor work: it loads the application's libtorch first (<see cref="LibTorchPreload"/>: a system libtorch cannot
 /// shadow it, and TorchSharp's glue is patched at run time where the build could not), installs the
 /// <see cref="ScriptHostLoading"/> fallbacks (notebooks), and turns TorchSharp's load failure into an actionable message:
-/// the backend packages to add when there is no libtorch at all.
+/// the backend packages to add when there is no libtorch at all. Before the first load it sets <see cref="OpenMpDefaults"/>
+/// (passive OpenMP waiting, threads = physical cores) so that libtorch does not collapse on a busy machine.
 /// </summary>
 public static class TorchRuntime
 {
@@ -28,6 +29,7 @@ public static class TorchRuntime
         {
             if (Loaded.Contains(device)) return;
             ScriptHostLoading.Install();
+            OpenMpDefaults.Apply();   // before libgomp loads with libtorch: it reads the environment once
             LibTorchPreload.Run(LibTorchVersion);
             try
             {

@@ -1,0 +1,59 @@
+// The yardstick of the model cases: this process's fp32 GEMM rate, sampled before and after every timed model step so that
+// the machine's changing speed (clock, other processes) is measured in the same moments as the step it is compared with.
+using System.Diagnostics;
+using static TorchSharp.torch;
+
+namespace UViT.MLNet.Cli.Bench;
+
+/// <summary>Short 1024x1024 fp32 matmul bursts; <see cref="Sample"/> records one GFLOP/s reading per call.</summary>
+internal sealed class GemmYardstick : IDisposable
+{
+    private const int Size = 1024, Reps = 6;   // ~0.1 s per sample at 130 GFLOP/s
+    private readonly Tensor _a = randn(Size, Size), _b = randn(Size, Size);
+    private readonly List<double> _readings = [];
+
+    public GemmYardstick()
+    {
+        for (int i = 0; i < 3; i++) matmul(_a, _b).Dispose();   // warm-up: thread pool, caches
+    }
+
+    /// <summary>Times one burst and records its GFLOP/s.</summary>
+    public double Sample()
+    {
+        var clock = Stopwatch.StartNew();
+        for (int i = 0; i < Reps; i++) matmul(_a, _b).Dispose();
+        double gflops = 2.0 * Size * Size * Size * Reps / clock.Elapsed.TotalSeconds / 1e9;
+        _readings.Add(gflops);
+        return gflops;
+    }
+
+    /// <summary>Readings since construction or the last <see cref="Reset"/>.</summary>
+    public Spread Readings => new(_readings);
+
+    public void Reset() => _readings.Clear();
+
+    /// <summary>
+    /// Times <paramref name="runs"/> calls of <paramref name="work"/>, with a GEMM sample before the first and after each,
+    /// starting from fresh readings: the spread of the run times and of the GEMM readings taken around them.
+    /// </summary>
+    public (Spread Seconds, Spread Gemm) Interleave(int runs, Action work)
+    {
+        Reset();
+        Sample();
+        var seconds = new List<double>();
+        for (int i = 0; i < runs; i++)
+        {
+            var clock = Stopwatch.StartNew();
+            work();
+            seconds.Add(clock.Elapsed.TotalSeconds);
+            Sample();
+        }
+        return (new Spread(seconds), Readings);
+    }
+
+    public void Dispose()
+    {
+        _a.Dispose();
+        _b.Dispose();
+    }
+}
