@@ -49,11 +49,11 @@ internal static class BenchCases
     }
 
     /// <summary>Training throughput of the CIFAR-10 U-ViT-S/2 preset with the official recipe: <paramref name="steps"/> timed steps.</summary>
-    public static Dictionary<string, object> Train(int batch, int steps, GemmYardstick gemm)
+    public static Dictionary<string, object> Train(int batch, int steps, GemmYardstick gemm, Device device)
     {
         var preset = UViTPresets.Get("cifar10_uvit_small");
-        using var session = new UViTTrainingSession(new UViTNetwork(preset.Config, seed: 0), TrainingRecipe.ForPreset(preset.Name), seed: 0);
-        using var x = rand(batch, 3, 32, 32) * 2 - 1;
+        using var session = new UViTTrainingSession(new UViTNetwork(preset.Config, device, seed: 0), TrainingRecipe.ForPreset(preset.Name), seed: 0);
+        using var x = rand(batch, 3, 32, 32) * 2 - 1;                       // [B, 3, 32, 32] on the CPU: TrainStep moves each batch to the network's device
         using (var few = x.slice(0, 0, 4, 1)) session.TrainStep(few);        // warm-up on 4 images: allocates the optimiser state at 1/8 the cost
         var (seconds, readings) = gemm.Interleave(steps, () => session.TrainStep(x));
         var record = new Dictionary<string, object>
@@ -66,17 +66,17 @@ internal static class BenchCases
     }
 
     /// <summary>Guided DPM-Solver++ sampling with a class-conditional U-ViT-S/2 on 4x32x32 latents (1001 classes, no final conv): <paramref name="runs"/> timed runs.</summary>
-    public static Dictionary<string, object> Sample(int batch, int steps, int runs, GemmYardstick gemm)
+    public static Dictionary<string, object> Sample(int batch, int steps, int runs, GemmYardstick gemm, Device device, ScalarType dtype)
     {
         var config = new UViTConfig { ImageSize = 32, PatchSize = 2, InChannels = 4, EmbedDim = 512, Depth = 12, NumHeads = 8, NumClasses = 1001, Conv = false };
-        var network = new UViTNetwork(config, seed: 0);
+        var network = new UViTNetwork(config, device, dtype, seed: 0);
         using var generator = new UViTGenerator(network, network, NoiseScheduleKind.DiscreteSD, nullClass: 1000);   // one weight set is enough to time
         var settings = new SamplerSettings { Sampler = SamplerKind.DpmSolverPlusPlus, Steps = steps, GuidanceScale = 0.4 };
         var seeds = Enumerable.Range(0, batch).Select(i => (long)i).ToList();
         var labels = Enumerable.Range(0, batch).Select(i => (long)(i * 97 % 1000)).ToList();
         generator.Generate(seeds, labels, settings with { Steps = 1 }).Dispose();   // warm-up
         var (seconds, readings) = gemm.Interleave(runs, () => generator.Generate(seeds, labels, settings).Dispose());
-        var record = new Dictionary<string, object> { ["case"] = "sample", ["batch"] = batch, ["steps"] = steps, ["guidance"] = 0.4, ["runs"] = runs };
+        var record = new Dictionary<string, object> { ["case"] = "sample", ["dtype"] = dtype.ToString(), ["batch"] = batch, ["steps"] = steps, ["guidance"] = 0.4, ["runs"] = runs };
         AddTiming(record, seconds, readings, ForwardGflops(config) * 2 * batch * steps, batch, "images_per_second");   // both guidance branches per evaluation
         return record;
     }
@@ -85,17 +85,17 @@ internal static class BenchCases
     /// Generation throughput of the MNIST default (the network the trainer picks for 28x28 digits, default sampler: DPM-Solver++
     /// 50 steps, unguided), batch <paramref name="batch"/>: <paramref name="runs"/> timed runs. Also the contention case's worker.
     /// </summary>
-    public static Dictionary<string, object> MnistGenerate(int batch, int runs, GemmYardstick gemm)
+    public static Dictionary<string, object> MnistGenerate(int batch, int runs, GemmYardstick gemm, Device device, ScalarType dtype)
     {
         var config = UViTTrainerOptions.DefaultNetwork(1, 28, 11);
-        using var session = new UViTTrainingSession(new UViTNetwork(config, seed: 0) { UseFusedAttention = false }, UViTTrainerOptions.ShortRunRecipe, 0, 10);
+        using var session = new UViTTrainingSession(new UViTNetwork(config, device, dtype, seed: 0) { UseFusedAttention = device.type != DeviceType.CPU }, UViTTrainerOptions.ShortRunRecipe, 0, 10);
         using var generator = session.CreateGenerator();
         var settings = new SamplerSettings();
         var seeds = Enumerable.Range(0, batch).Select(i => (long)i).ToList();
         var labels = Enumerable.Range(0, batch).Select(i => (long)(i % 10)).ToList();
         generator.Generate(seeds, labels, settings with { Steps = 2 }).Dispose();   // warm-up
         var (seconds, readings) = gemm.Interleave(runs, () => generator.Generate(seeds, labels, settings).Dispose());
-        var record = new Dictionary<string, object> { ["case"] = "mnist_generate", ["batch"] = batch, ["steps"] = settings.Steps, ["runs"] = runs };
+        var record = new Dictionary<string, object> { ["case"] = "mnist_generate", ["dtype"] = dtype.ToString(), ["batch"] = batch, ["steps"] = settings.Steps, ["runs"] = runs };
         AddTiming(record, seconds, readings, ForwardGflops(config) * batch * settings.Steps, batch, "images_per_second");
         return record;
     }

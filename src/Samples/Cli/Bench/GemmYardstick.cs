@@ -1,6 +1,7 @@
 // The yardstick of the model cases: this process's fp32 GEMM rate, sampled before and after every timed model step so that
 // the machine's changing speed (clock, other processes) is measured in the same moments as the step it is compared with.
 using System.Diagnostics;
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace UViT.MLNet.Cli.Bench;
@@ -9,12 +10,24 @@ namespace UViT.MLNet.Cli.Bench;
 internal sealed class GemmYardstick : IDisposable
 {
     private const int Size = 1024, Reps = 6;   // ~0.1 s per sample at 130 GFLOP/s
-    private readonly Tensor _a = randn(Size, Size), _b = randn(Size, Size);
+    private readonly Tensor _a, _b;
+    private readonly bool _cuda;
     private readonly List<double> _readings = [];
 
-    public GemmYardstick()
+    /// <summary>fp32 operands on <paramref name="device"/> (the model cases' device: the yardstick measures what they run on).</summary>
+    public GemmYardstick(Device device)
     {
-        for (int i = 0; i < 3; i++) matmul(_a, _b).Dispose();   // warm-up: thread pool, caches
+        _a = randn(Size, Size, device: device);
+        _b = randn(Size, Size, device: device);
+        _cuda = device.type == DeviceType.CUDA;
+        for (int i = 0; i < 3; i++) matmul(_a, _b).Dispose();   // warm-up: thread pool, caches, CUDA context
+        Synchronize();
+    }
+
+    // CUDA kernels run asynchronously: wait for them before reading the clock.
+    private void Synchronize()
+    {
+        if (_cuda) TorchSharp.torch.cuda.synchronize();
     }
 
     /// <summary>Times one burst and records its GFLOP/s.</summary>
@@ -22,6 +35,7 @@ internal sealed class GemmYardstick : IDisposable
     {
         var clock = Stopwatch.StartNew();
         for (int i = 0; i < Reps; i++) matmul(_a, _b).Dispose();
+        Synchronize();
         double gflops = 2.0 * Size * Size * Size * Reps / clock.Elapsed.TotalSeconds / 1e9;
         _readings.Add(gflops);
         return gflops;

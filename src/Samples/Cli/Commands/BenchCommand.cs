@@ -22,25 +22,30 @@ internal static class BenchCommand
         var generateBatch = new Option<int>("--generate-batch") { Description = "Batch of the mnist_generate and contention cases.", DefaultValueFactory = _ => 100 };
         var generateRuns = new Option<int>("--generate-runs") { Description = "Timed runs of the mnist_generate case (and of each contention worker).", DefaultValueFactory = _ => 3 };
         var unprotectedPair = new Option<bool>("--contention-unprotected-pair") { Description = "Also run the contention pair without the OpenMP defaults (minutes on 2 cores: the collapse it measures)." };
+        var device = new Option<string>("--device") { Description = "cpu, cuda or cuda:N for the train, sample, mnist_generate cases and the GEMM yardstick (the others run on the CPU).", DefaultValueFactory = _ => "cpu" };
+        var dtype = new Option<string>("--dtype") { Description = "Weights dtype of the sampling cases (sample, mnist_generate): float32, float16 or bfloat16. Training is fp32 (no autocast in TorchSharp 0.107).", DefaultValueFactory = _ => "float32" };
         var memorySteps = new Option<int>("--memory-steps") { Description = "Steps of the memory case.", DefaultValueFactory = _ => 200 };
         var command = new Command("bench", "Measure training and sampling speed against this machine's GEMM rate (sampled around every timed step), ML.NET overhead, memory and contention; prints JSON lines.")
         {
-            cases, threads, trainSteps, sampleRuns, pipelinePairs, pipelineSteps, generateBatch, generateRuns, unprotectedPair, memorySteps, soakCycles,
+            cases, threads, trainSteps, sampleRuns, pipelinePairs, pipelineSteps, generateBatch, generateRuns, unprotectedPair, device, dtype, memorySteps, soakCycles,
         };
         command.SetAction(parse => CliErrors.Run(() =>
         {
             LibTorchThreads.Apply(parse.GetValue(threads));
+            var onDevice = UViT.MLNet.Core.Runtime.TorchRuntime.ParseDevice(parse.GetValue(device));
+            var weightsType = UViT.MLNet.Core.Runtime.TorchRuntime.ParseDType(parse.GetValue(dtype));
             var wanted = parse.GetValue(cases)!.ToHashSet(StringComparer.OrdinalIgnoreCase);
             var machine = BenchMachine.Describe();
             void Emit(Dictionary<string, object> record)
             {
                 foreach (var (key, value) in machine) record[key] = value;
+                record["device"] = onDevice.ToString();
                 Console.WriteLine(JsonSerializer.Serialize(record));
             }
-            using var gemm = new GemmYardstick();
+            using var gemm = new GemmYardstick(onDevice);
             if (wanted.Contains("matmul")) Emit(BenchCases.Matmul(gemm, samples: 5));
-            if (wanted.Contains("train")) Emit(BenchCases.Train(batch: 32, steps: Positive(parse.GetValue(trainSteps), "--train-steps"), gemm));
-            if (wanted.Contains("sample")) Emit(BenchCases.Sample(batch: 4, steps: 20, Positive(parse.GetValue(sampleRuns), "--sample-runs"), gemm));
+            if (wanted.Contains("train")) Emit(BenchCases.Train(batch: 32, steps: Positive(parse.GetValue(trainSteps), "--train-steps"), gemm, onDevice));
+            if (wanted.Contains("sample")) Emit(BenchCases.Sample(batch: 4, steps: 20, Positive(parse.GetValue(sampleRuns), "--sample-runs"), gemm, onDevice, weightsType));
             if (wanted.Contains("pipeline"))
             {
                 string mnist = Path.Combine(AppContext.BaseDirectory, "data", "mnist");
@@ -50,7 +55,7 @@ internal static class BenchCommand
                 Emit(pipeline);
                 Emit(mnistTrain);
             }
-            if (wanted.Contains("mnist_generate")) Emit(BenchCases.MnistGenerate(Positive(parse.GetValue(generateBatch), "--generate-batch"), Positive(parse.GetValue(generateRuns), "--generate-runs"), gemm));
+            if (wanted.Contains("mnist_generate")) Emit(BenchCases.MnistGenerate(Positive(parse.GetValue(generateBatch), "--generate-batch"), Positive(parse.GetValue(generateRuns), "--generate-runs"), gemm, onDevice, weightsType));
             if (wanted.Contains("memory")) Emit(BenchCases.Memory(parse.GetValue(memorySteps), batch: 32));
             if (wanted.Contains("contention")) Emit(Contention.Run(parse.GetValue(generateBatch), Positive(parse.GetValue(generateRuns), "--generate-runs"), parse.GetValue(unprotectedPair)));
             if (wanted.Contains("soak")) Emit(BenchCases.Soak(parse.GetValue(soakCycles), stepsPerCycle: 2, batch: 16));
