@@ -51,13 +51,15 @@ public static class TorchRuntime
             throw new ArgumentException($"Unknown device '{name}'. Use 'cpu', 'cuda' or 'cuda:N'.", nameof(name));
         var type = text == "cpu" ? DeviceType.CPU : DeviceType.CUDA;
         EnsureLoaded(type);
-        if (type == DeviceType.CUDA && !torch.cuda.is_available())
-            throw new TorchRuntimeException(
-                $"Device '{name}' was requested but CUDA is not available. Use a CUDA backend - the package TorchSharp-cuda-linux or " +
-                $"TorchSharp-cuda-windows {TorchSharpVersion} in an application, -p:TorchBackend=cuda-linux (or cuda-windows) in this " +
-                "repository - on a machine with an NVIDIA driver, or use --device cpu.");
+        if (type == DeviceType.CUDA && !torch.cuda.is_available()) throw new TorchRuntimeException(CudaUnavailableMessage(name!));
         return torch.device(text);
     }
+
+    /// <summary>The one line for a CUDA device asked of a build or machine without it.</summary>
+    private static string CudaUnavailableMessage(string name) =>
+        $"Device '{name}' was requested but CUDA is not available. Use a CUDA backend - the package TorchSharp-cuda-linux or " +
+        $"TorchSharp-cuda-windows {TorchSharpVersion} in an application, -p:TorchBackend=cuda-linux (or cuda-windows) in this " +
+        "repository - on a machine with an NVIDIA driver, or use --device cpu.";
 
     /// <summary>Parses "float32"/"fp32", "float16"/"fp16", "bfloat16"/"bf16", "float64" into a scalar type.</summary>
     public static ScalarType ParseDType(string? name) => (name ?? "float32").Trim().ToLowerInvariant() switch
@@ -98,10 +100,16 @@ public static class TorchRuntime
     private static bool BackendPresent(IEnumerable<string> folders) =>
         folders.Any(folder => new[] { "libtorch_cpu.so", "torch_cpu.dll", "libtorch_cpu.dylib" }.Any(file => File.Exists(Path.Combine(folder, file))));
 
+    /// <summary>Whether a CUDA libtorch (libtorch_cuda) sits where the application loads from.</summary>
+    private static bool CudaBackendPresent(IEnumerable<string> folders) =>
+        folders.Any(folder => new[] { "libtorch_cuda.so", "torch_cuda.dll" }.Any(file => File.Exists(Path.Combine(folder, file))));
+
     private static string Explain(DeviceType device, Exception e)
     {
         var folders = LibTorchPreload.LibTorchFolders(LibTorchVersion);
         if (!BackendPresent(folders)) return MissingBackendMessage(folders);
+        if (device == DeviceType.CUDA && !CudaBackendPresent(folders))
+            return CudaUnavailableMessage("cuda") + $" (This application's libtorch is a CPU build: no libtorch_cuda in {string.Join(", ", folders)}.)";
         string detail = e.Message + (e.InnerException is null ? "" : " / " + e.InnerException.Message);
         return $"libtorch could not be loaded for {device}: {detail}{Environment.NewLine}" +
                "Check that: (1) the application was built with `dotnet build`/`dotnet publish` so that runtimes/<rid>/native " +
