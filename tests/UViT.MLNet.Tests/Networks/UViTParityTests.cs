@@ -1,6 +1,7 @@
 // Parity of our U-ViT with the official code: every io fixture whose weights are a U-ViT is replayed and compared
 // within the manifest's forward tolerance. Configs and tensors come from the fixture folder only.
 using System.Text.Json;
+using TorchSharp;
 using UViT.MLNet.Core.Checkpoints;
 using UViT.MLNet.Core.Networks;
 using UViT.MLNet.Tests.Support;
