@@ -38,8 +38,17 @@ internal static class BenchCases
     /// The figures every model case prints: seconds per timed unit, a rate per second, model GFLOP/s and its fraction of the
     /// GEMM figure of the same run (median over median), and the GEMM readings taken around the timed units.
     /// </summary>
-    private static void AddTiming(Dictionary<string, object> record, Spread seconds, Spread gemm, double gflopPerUnit, double itemsPerUnit, string rateName)
+    private static void AddTiming(Dictionary<string, object> record, Spread seconds, Spread gemm, double gflopPerUnit, double itemsPerUnit, string rateName,
+                                  Spread? cpuSeconds = null, Spread? gemmPerCpuSecond = null)
     {
+        if (cpuSeconds is not null && gemmPerCpuSecond is not null)
+        {
+            // the same ratio per CPU-second of this process (GemmYardstick.CpuReadings): insensitive to the share of the cores other processes take
+            var perCpu = new Spread(cpuSeconds.Values.Select(t => gflopPerUnit / t));
+            record["model_gflop_per_cpu_second"] = perCpu.ToJson(1);
+            record["gemm_gflop_per_cpu_second"] = gemmPerCpuSecond.ToJson(1);
+            record["fraction_of_gemm_per_cpu_second"] = Math.Round(perCpu.Median / gemmPerCpuSecond.Median, 3);
+        }
         var gflops = new Spread(seconds.Values.Select(t => gflopPerUnit / t));
         record["seconds"] = seconds.ToJson(3);
         record[rateName] = new Spread(seconds.Values.Select(t => itemsPerUnit / t)).ToJson(3);
@@ -55,13 +64,13 @@ internal static class BenchCases
         using var session = new UViTTrainingSession(new UViTNetwork(preset.Config, device, seed: 0), TrainingRecipe.ForPreset(preset.Name), seed: 0);
         using var x = rand(batch, 3, 32, 32) * 2 - 1;                       // [B, 3, 32, 32] on the CPU: TrainStep moves each batch to the network's device
         using (var few = x.slice(0, 0, 4, 1)) session.TrainStep(few);        // warm-up on 4 images: allocates the optimiser state at 1/8 the cost
-        var (seconds, readings) = gemm.Interleave(steps, () => session.TrainStep(x));
+        var (seconds, readings, cpu, cpuReadings) = gemm.Interleave(steps, () => session.TrainStep(x));
         var record = new Dictionary<string, object>
         {
             ["case"] = "train", ["preset"] = preset.Name, ["params"] = session.Network.ParameterCount, ["batch"] = batch, ["steps"] = steps,
             ["forward_gflops_per_image"] = Math.Round(ForwardGflops(preset.Config), 2), ["paper_gflops_per_image"] = Math.Round(ForwardGflops(preset.Config) / 2, 2),
         };
-        AddTiming(record, seconds, readings, 3 * ForwardGflops(preset.Config) * batch, batch, "images_per_second");
+        AddTiming(record, seconds, readings, 3 * ForwardGflops(preset.Config) * batch, batch, "images_per_second", cpu, cpuReadings);
         return record;
     }
 
@@ -75,9 +84,9 @@ internal static class BenchCases
         var seeds = Enumerable.Range(0, batch).Select(i => (long)i).ToList();
         var labels = Enumerable.Range(0, batch).Select(i => (long)(i * 97 % 1000)).ToList();
         generator.Generate(seeds, labels, settings with { Steps = 1 }).Dispose();   // warm-up
-        var (seconds, readings) = gemm.Interleave(runs, () => generator.Generate(seeds, labels, settings).Dispose());
+        var (seconds, readings, cpu, cpuReadings) = gemm.Interleave(runs, () => generator.Generate(seeds, labels, settings).Dispose());
         var record = new Dictionary<string, object> { ["case"] = "sample", ["dtype"] = dtype.ToString(), ["batch"] = batch, ["steps"] = steps, ["guidance"] = 0.4, ["runs"] = runs };
-        AddTiming(record, seconds, readings, ForwardGflops(config) * 2 * batch * steps, batch, "images_per_second");   // both guidance branches per evaluation
+        AddTiming(record, seconds, readings, ForwardGflops(config) * 2 * batch * steps, batch, "images_per_second", cpu, cpuReadings);   // both guidance branches per evaluation
         return record;
     }
 
@@ -94,9 +103,9 @@ internal static class BenchCases
         var seeds = Enumerable.Range(0, batch).Select(i => (long)i).ToList();
         var labels = Enumerable.Range(0, batch).Select(i => (long)(i % 10)).ToList();
         generator.Generate(seeds, labels, settings with { Steps = 2 }).Dispose();   // warm-up
-        var (seconds, readings) = gemm.Interleave(runs, () => generator.Generate(seeds, labels, settings).Dispose());
+        var (seconds, readings, cpu, cpuReadings) = gemm.Interleave(runs, () => generator.Generate(seeds, labels, settings).Dispose());
         var record = new Dictionary<string, object> { ["case"] = "mnist_generate", ["dtype"] = dtype.ToString(), ["batch"] = batch, ["steps"] = settings.Steps, ["runs"] = runs };
-        AddTiming(record, seconds, readings, ForwardGflops(config) * batch * settings.Steps, batch, "images_per_second");
+        AddTiming(record, seconds, readings, ForwardGflops(config) * batch * settings.Steps, batch, "images_per_second", cpu, cpuReadings);
         return record;
     }
 

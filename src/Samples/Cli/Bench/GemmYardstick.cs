@@ -12,7 +12,7 @@ internal sealed class GemmYardstick : IDisposable
     private const int Size = 1024, Reps = 6;   // ~0.1 s per sample at 130 GFLOP/s
     private readonly Tensor _a, _b;
     private readonly bool _cuda;
-    private readonly List<double> _readings = [];
+    private readonly List<double> _readings = [], _cpuReadings = [];
 
     /// <summary>fp32 operands on <paramref name="device"/> (the model cases' device: the yardstick measures what they run on).</summary>
     public GemmYardstick(Device device)
@@ -33,36 +33,59 @@ internal sealed class GemmYardstick : IDisposable
     /// <summary>Times one burst and records its GFLOP/s.</summary>
     public double Sample()
     {
+        double cpu = CpuSeconds();
         var clock = Stopwatch.StartNew();
         for (int i = 0; i < Reps; i++) matmul(_a, _b).Dispose();
         Synchronize();
-        double gflops = 2.0 * Size * Size * Size * Reps / clock.Elapsed.TotalSeconds / 1e9;
-        _readings.Add(gflops);
-        return gflops;
+        double gflop = 2.0 * Size * Size * Size * Reps / 1e9;
+        _readings.Add(gflop / clock.Elapsed.TotalSeconds);
+        _cpuReadings.Add(gflop / Math.Max(1e-6, CpuSeconds() - cpu));
+        return _readings[^1];
     }
 
     /// <summary>Readings since construction or the last <see cref="Reset"/>.</summary>
     public Spread Readings => new(_readings);
 
-    public void Reset() => _readings.Clear();
+    /// <summary>
+    /// The same bursts per CPU-second of this process (all its threads): on a machine shared with other busy processes the
+    /// share of the cores this process gets varies from moment to moment, and a 0.1 s burst and a 30 s step see different
+    /// shares; work per CPU-second does not depend on the share. A second figure, beside the wall-clock one, not instead of it.
+    /// </summary>
+    public Spread CpuReadings => new(_cpuReadings);
+
+    public void Reset()
+    {
+        _readings.Clear();
+        _cpuReadings.Clear();
+    }
+
+    /// <summary>CPU time of this process so far (user + system, all threads).</summary>
+    public static double CpuSeconds()
+    {
+        using var self = Process.GetCurrentProcess();
+        return self.TotalProcessorTime.TotalSeconds;
+    }
 
     /// <summary>
     /// Times <paramref name="runs"/> calls of <paramref name="work"/>, with a GEMM sample before the first and after each,
     /// starting from fresh readings: the spread of the run times and of the GEMM readings taken around them.
     /// </summary>
-    public (Spread Seconds, Spread Gemm) Interleave(int runs, Action work)
+    public (Spread Seconds, Spread Gemm, Spread CpuSeconds, Spread GemmPerCpuSecond) Interleave(int runs, Action work)
     {
         Reset();
         Sample();
         var seconds = new List<double>();
+        var cpuSeconds = new List<double>();
         for (int i = 0; i < runs; i++)
         {
+            double cpu = CpuSeconds();
             var clock = Stopwatch.StartNew();
             work();
             seconds.Add(clock.Elapsed.TotalSeconds);
+            cpuSeconds.Add(CpuSeconds() - cpu);
             Sample();
         }
-        return (new Spread(seconds), Readings);
+        return (new Spread(seconds), Readings, new Spread(cpuSeconds), CpuReadings);
     }
 
     public void Dispose()
