@@ -6,10 +6,11 @@ using static TorchSharp.torch;
 
 namespace UViT.MLNet.Cli.Bench;
 
-/// <summary>Short 1024x1024 fp32 matmul bursts; <see cref="Sample"/> records one GFLOP/s reading per call.</summary>
+/// <summary>1024x1024 fp32 matmuls for about a second; <see cref="Sample"/> records one GFLOP/s reading per call.</summary>
 internal sealed class GemmYardstick : IDisposable
 {
-    private const int Size = 1024, Reps = 6;   // ~0.1 s per sample at 130 GFLOP/s
+    private const int Size = 1024, Reps = 6;   // ~0.1 s per burst at 130 GFLOP/s
+    private const double SampleSeconds = 1.0;
     private readonly Tensor _a, _b;
     private readonly bool _cuda;
     private readonly List<double> _readings = [], _cpuReadings = [];
@@ -35,9 +36,15 @@ internal sealed class GemmYardstick : IDisposable
     {
         double cpu = CpuSeconds();
         var clock = Stopwatch.StartNew();
-        for (int i = 0; i < Reps; i++) matmul(_a, _b).Dispose();
-        Synchronize();
-        double gflop = 2.0 * Size * Size * Size * Reps / 1e9;
+        int reps = 0;
+        do   // at least Reps matmuls and at least SampleSeconds: a longer window averages over other processes' bursts
+        {
+            for (int i = 0; i < Reps; i++) matmul(_a, _b).Dispose();
+            Synchronize();
+            reps += Reps;
+        }
+        while (clock.Elapsed.TotalSeconds < SampleSeconds);
+        double gflop = 2.0 * Size * Size * Size * reps / 1e9;
         _readings.Add(gflop / clock.Elapsed.TotalSeconds);
         _cpuReadings.Add(gflop / Math.Max(1e-6, CpuSeconds() - cpu));
         return _readings[^1];
