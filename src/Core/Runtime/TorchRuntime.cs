@@ -14,7 +14,8 @@ public sealed class TorchRuntimeException(string message, Exception? inner = nul
 /// any tensor work: it loads the application's libtorch first (<see cref="LibTorchPreload"/>: a system libtorch cannot
 /// shadow it, and TorchSharp's glue is patched at run time where the build could not), installs the
 /// <see cref="ScriptHostLoading"/> fallbacks (notebooks), and turns TorchSharp's load failure into an actionable message:
-/// the backend packages to add when there is no libtorch at all.
+/// the backend packages to add when there is no libtorch at all. Before the first load it sets <see cref="OpenMpDefaults"/>
+/// (passive OpenMP waiting, threads = physical cores) so that libtorch does not collapse on a busy machine.
 /// </summary>
 public static class TorchRuntime
 {
@@ -28,6 +29,7 @@ public static class TorchRuntime
         {
             if (Loaded.Contains(device)) return;
             ScriptHostLoading.Install();
+            OpenMpDefaults.Apply();   // before libgomp loads with libtorch: it reads the environment once
             LibTorchPreload.Run(LibTorchVersion);
             try
             {
@@ -49,13 +51,15 @@ public static class TorchRuntime
             throw new ArgumentException($"Unknown device '{name}'. Use 'cpu', 'cuda' or 'cuda:N'.", nameof(name));
         var type = text == "cpu" ? DeviceType.CPU : DeviceType.CUDA;
         EnsureLoaded(type);
-        if (type == DeviceType.CUDA && !torch.cuda.is_available())
-            throw new TorchRuntimeException(
-                $"Device '{name}' was requested but CUDA is not available. Use a CUDA backend - the package TorchSharp-cuda-linux or " +
-                $"TorchSharp-cuda-windows {TorchSharpVersion} in an application, -p:TorchBackend=cuda-linux (or cuda-windows) in this " +
-                "repository - on a machine with an NVIDIA driver, or use --device cpu.");
+        if (type == DeviceType.CUDA && !torch.cuda.is_available()) throw new TorchRuntimeException(CudaUnavailableMessage(name!));
         return torch.device(text);
     }
+
+    /// <summary>The one line for a CUDA device asked of a build or machine without it.</summary>
+    private static string CudaUnavailableMessage(string name) =>
+        $"Device '{name}' was requested but CUDA is not available. Use a CUDA backend - the package TorchSharp-cuda-linux or " +
+        $"TorchSharp-cuda-windows {TorchSharpVersion} in an application, -p:TorchBackend=cuda-linux (or cuda-windows) in this " +
+        "repository - on a machine with an NVIDIA driver, or use --device cpu.";
 
     /// <summary>Parses "float32"/"fp32", "float16"/"fp16", "bfloat16"/"bf16", "float64" into a scalar type.</summary>
     public static ScalarType ParseDType(string? name) => (name ?? "float32").Trim().ToLowerInvariant() switch
@@ -96,6 +100,10 @@ public static class TorchRuntime
     private static bool BackendPresent(IEnumerable<string> folders) =>
         folders.Any(folder => new[] { "libtorch_cpu.so", "torch_cpu.dll", "libtorch_cpu.dylib" }.Any(file => File.Exists(Path.Combine(folder, file))));
 
+    /// <summary>Whether a CUDA libtorch (libtorch_cuda) sits where the application loads from.</summary>
+    private static bool CudaBackendPresent(IEnumerable<string> folders) =>
+        folders.Any(folder => new[] { "libtorch_cuda.so", "torch_cuda.dll" }.Any(file => File.Exists(Path.Combine(folder, file))));
+
     /// <summary>
     /// Why libtorch could not be loaded and what to do: the backend packages when there is no libtorch at all, else the
     /// checks to make. For callers that met the failure outside <see cref="EnsureLoaded"/> (TorchSharp's type initializer).
@@ -104,6 +112,8 @@ public static class TorchRuntime
     {
         var folders = LibTorchPreload.LibTorchFolders(LibTorchVersion);
         if (!BackendPresent(folders)) return MissingBackendMessage(folders);
+        if (device == DeviceType.CUDA && !CudaBackendPresent(folders))
+            return CudaUnavailableMessage("cuda") + $" (This application's libtorch is a CPU build: no libtorch_cuda in {string.Join(", ", folders)}.)";
         string detail = e.Message + (e.InnerException is null ? "" : " / " + e.InnerException.Message);
         return $"libtorch could not be loaded for {device}: {detail}{Environment.NewLine}" +
                "Check that: (1) the application was built with `dotnet build`/`dotnet publish` so that runtimes/<rid>/native " +

@@ -1,6 +1,7 @@
 // Parity of our U-ViT with the official code: every io fixture whose weights are a U-ViT is replayed and compared
 // within the manifest's forward tolerance. Configs and tensors come from the fixture folder only.
 using System.Text.Json;
+using TorchSharp;
 using UViT.MLNet.Core.Checkpoints;
 using UViT.MLNet.Core.Networks;
 using UViT.MLNet.Tests.Support;
@@ -63,16 +64,19 @@ public sealed class UViTParityTests
     [DynamicData(nameof(Cases))]
     public void PlainAttentionPathMatchesOfficialCode(string ioFile, string weightsFile) => AssertMatchesOfficial(ioFile, weightsFile, fusedAttention: false);
 
+    // On the device UVIT_TEST_DEVICE names (default cpu; scripts/gpu-check.sh sets cuda): the fixtures' inputs go there, the output comes back.
     private static void AssertMatchesOfficial(string ioFile, string weightsFile, bool fusedAttention)
     {
+        var device = TestDevice.Get();
         using var model = LoadModel(weightsFile);
+        model.to(device);
         model.UseFusedAttention = fusedAttention;
         using var scope = NewDisposeScope();
         var io = Fixtures.Tensors(ioFile);
         using var noGrad = no_grad();
-        var output = model.forward(io["x"], io["t"], io.GetValueOrDefault("y"), io.GetValueOrDefault("context"));
+        var output = model.forward(io["x"].to(device), io["t"].to(device), io.GetValueOrDefault("y")?.to(device), io.GetValueOrDefault("context")?.to(device)).cpu();
         double diff = Fixtures.MaxAbsDiff(output, io["out"]);
-        Assert.IsLessThanOrEqualTo(Fixtures.Tolerances.Forward, diff, $"{weightsFile} ({(fusedAttention ? "fused" : "plain")} attention) on {ioFile}: max |diff| = {diff:E3}");
+        Assert.IsLessThanOrEqualTo(Fixtures.Tolerances.Forward, diff, $"{weightsFile} ({(fusedAttention ? "fused" : "plain")} attention, {device}) on {ioFile}: max |diff| = {diff:E3}");
     }
 
     [TestMethod]

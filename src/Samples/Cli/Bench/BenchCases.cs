@@ -26,70 +26,97 @@ internal static class BenchCases
         return 2 * (blocks * perBlock + skips + io) / 1e9;
     }
 
-    /// <summary>fp32 GEMM throughput of this process: repeated 1024x1024 matmuls.</summary>
-    public static Dictionary<string, object> MatmulPeak()
+    /// <summary>The yardstick alone: <paramref name="samples"/> GEMM bursts.</summary>
+    public static Dictionary<string, object> Matmul(GemmYardstick gemm, int samples)
     {
-        using var a = randn(1024, 1024);
-        using var b = randn(1024, 1024);
-        for (int i = 0; i < 3; i++) matmul(a, b).Dispose();
-        int reps = 20;
-        var clock = Stopwatch.StartNew();
-        for (int i = 0; i < reps; i++) matmul(a, b).Dispose();
-        double gflops = 2.0 * 1024 * 1024 * 1024 * reps / clock.Elapsed.TotalSeconds / 1e9;
-        return new() { ["case"] = "matmul_peak", ["size"] = 1024, ["gflops"] = Math.Round(gflops, 1) };
+        gemm.Reset();
+        for (int i = 0; i < samples; i++) gemm.Sample();
+        return new() { ["case"] = "matmul", ["size"] = 1024, ["gflops"] = gemm.Readings.ToJson(1) };
     }
 
-    /// <summary>Training throughput of the CIFAR-10 U-ViT-S/2 preset with the official recipe.</summary>
-    public static Dictionary<string, object> Train(int batch, int steps, double peakGflops)
+    /// <summary>
+    /// The figures every model case prints: seconds per timed unit, a rate per second, model GFLOP/s and its fraction of the
+    /// GEMM figure of the same run (median over median), and the GEMM readings taken around the timed units.
+    /// </summary>
+    private static void AddTiming(Dictionary<string, object> record, Spread seconds, Spread gemm, double gflopPerUnit, double itemsPerUnit, string rateName,
+                                  Spread? cpuSeconds = null, Spread? gemmPerCpuSecond = null)
+    {
+        if (cpuSeconds is not null && gemmPerCpuSecond is not null)
+        {
+            // the same ratio per CPU-second of this process (GemmYardstick.CpuReadings): insensitive to the share of the cores other processes take
+            var perCpu = new Spread(cpuSeconds.Values.Select(t => gflopPerUnit / t));
+            record["model_gflop_per_cpu_second"] = perCpu.ToJson(1);
+            record["gemm_gflop_per_cpu_second"] = gemmPerCpuSecond.ToJson(1);
+            record["fraction_of_gemm_per_cpu_second"] = Math.Round(perCpu.Median / gemmPerCpuSecond.Median, 3);
+        }
+        var gflops = new Spread(seconds.Values.Select(t => gflopPerUnit / t));
+        record["seconds"] = seconds.ToJson(3);
+        record[rateName] = new Spread(seconds.Values.Select(t => itemsPerUnit / t)).ToJson(3);
+        record["model_gflops_per_second"] = gflops.ToJson(1);
+        record["gemm_gflops_per_second"] = gemm.ToJson(1);
+        record["fraction_of_gemm"] = Math.Round(gflops.Median / gemm.Median, 3);
+    }
+
+    /// <summary>Training throughput of the CIFAR-10 U-ViT-S/2 preset with the official recipe: <paramref name="steps"/> timed steps.</summary>
+    public static Dictionary<string, object> Train(int batch, int steps, GemmYardstick gemm, Device device)
     {
         var preset = UViTPresets.Get("cifar10_uvit_small");
-        using var session = new UViTTrainingSession(new UViTNetwork(preset.Config, seed: 0), TrainingRecipe.ForPreset(preset.Name), seed: 0);
-        using var x = rand(batch, 3, 32, 32) * 2 - 1;
+        using var session = new UViTTrainingSession(new UViTNetwork(preset.Config, device, seed: 0), TrainingRecipe.ForPreset(preset.Name), seed: 0);
+        using var x = rand(batch, 3, 32, 32) * 2 - 1;                       // [B, 3, 32, 32] on the CPU: TrainStep moves each batch to the network's device
         using (var few = x.slice(0, 0, 4, 1)) session.TrainStep(few);        // warm-up on 4 images: allocates the optimiser state at 1/8 the cost
-        var clock = Stopwatch.StartNew();
-        for (int i = 0; i < steps; i++) session.TrainStep(x);
-        double seconds = clock.Elapsed.TotalSeconds / steps;
-        double gflops = 3 * ForwardGflops(preset.Config) * batch / seconds;
-        return new()
+        var (seconds, readings, cpu, cpuReadings) = gemm.Interleave(steps, () => session.TrainStep(x));
+        var record = new Dictionary<string, object>
         {
             ["case"] = "train", ["preset"] = preset.Name, ["params"] = session.Network.ParameterCount, ["batch"] = batch, ["steps"] = steps,
-            ["seconds_per_step"] = Math.Round(seconds, 3), ["images_per_second"] = Math.Round(batch / seconds, 2),
             ["forward_gflops_per_image"] = Math.Round(ForwardGflops(preset.Config), 2), ["paper_gflops_per_image"] = Math.Round(ForwardGflops(preset.Config) / 2, 2),
-            ["model_gflops_per_second"] = Math.Round(gflops, 1),
-            ["fraction_of_matmul_peak"] = Math.Round(gflops / peakGflops, 3),
         };
+        AddTiming(record, seconds, readings, 3 * ForwardGflops(preset.Config) * batch, batch, "images_per_second", cpu, cpuReadings);
+        return record;
     }
 
-    /// <summary>Guided DPM-Solver++ sampling with a class-conditional U-ViT-S/2 on 4x32x32 latents (1001 classes, no final conv).</summary>
-    public static Dictionary<string, object> Sample(int batch, int steps)
+    /// <summary>Guided DPM-Solver++ sampling with a class-conditional U-ViT-S/2 on 4x32x32 latents (1001 classes, no final conv): <paramref name="runs"/> timed runs.</summary>
+    public static Dictionary<string, object> Sample(int batch, int steps, int runs, GemmYardstick gemm, Device device, ScalarType dtype)
     {
         var config = new UViTConfig { ImageSize = 32, PatchSize = 2, InChannels = 4, EmbedDim = 512, Depth = 12, NumHeads = 8, NumClasses = 1001, Conv = false };
-        var network = new UViTNetwork(config, seed: 0);
+        var network = new UViTNetwork(config, device, dtype, seed: 0);
         using var generator = new UViTGenerator(network, network, NoiseScheduleKind.DiscreteSD, nullClass: 1000);   // one weight set is enough to time
         var settings = new SamplerSettings { Sampler = SamplerKind.DpmSolverPlusPlus, Steps = steps, GuidanceScale = 0.4 };
         var seeds = Enumerable.Range(0, batch).Select(i => (long)i).ToList();
         var labels = Enumerable.Range(0, batch).Select(i => (long)(i * 97 % 1000)).ToList();
         generator.Generate(seeds, labels, settings with { Steps = 1 }).Dispose();   // warm-up
-        var clock = Stopwatch.StartNew();
-        generator.Generate(seeds, labels, settings).Dispose();
-        double seconds = clock.Elapsed.TotalSeconds;
-        double gflops = ForwardGflops(config) * 2 * batch * steps / seconds;          // both guidance branches per evaluation
-        return new()
-        {
-            ["case"] = "sample", ["batch"] = batch, ["steps"] = steps, ["guidance"] = 0.4, ["seconds"] = Math.Round(seconds, 2),
-            ["images_per_second"] = Math.Round(batch / seconds, 3), ["model_gflops_per_second"] = Math.Round(gflops, 1),
-        };
+        var (seconds, readings, cpu, cpuReadings) = gemm.Interleave(runs, () => generator.Generate(seeds, labels, settings).Dispose());
+        var record = new Dictionary<string, object> { ["case"] = "sample", ["dtype"] = dtype.ToString(), ["batch"] = batch, ["steps"] = steps, ["guidance"] = 0.4, ["runs"] = runs };
+        AddTiming(record, seconds, readings, ForwardGflops(config) * 2 * batch * steps, batch, "images_per_second", cpu, cpuReadings);   // both guidance branches per evaluation
+        return record;
     }
 
     /// <summary>
-    /// The same training through the ML.NET trainer and through a bare session loop. Single runs of 60 steps vary by +-10% on
-    /// a shared 2-core machine, more than the overhead itself, so the overhead is measured where it lives: the fixed cost of
-    /// a Fit (reading the data view, building the network choice, handing the networks to the generator) as the median
-    /// difference of five alternating pairs of 1-step runs, related to the bare time of a <paramref name="steps"/>-step run.
-    /// The per-step loop is the same code on both paths (a gathered batch instead of a slice), so it adds nothing measurable:
-    /// raw pairs of 60-step runs came out at -3% to +7% on this machine, i.e. noise.
+    /// Generation throughput of the MNIST default (the network the trainer picks for 28x28 digits, default sampler: DPM-Solver++
+    /// 50 steps, unguided), batch <paramref name="batch"/>: <paramref name="runs"/> timed runs. Also the contention case's worker.
     /// </summary>
-    public static Dictionary<string, object> PipelineOverhead(IdxImageDataset digits, int steps, int batch)
+    public static Dictionary<string, object> MnistGenerate(int batch, int runs, GemmYardstick gemm, Device device, ScalarType dtype)
+    {
+        var config = UViTTrainerOptions.DefaultNetwork(1, 28, 11);
+        using var session = new UViTTrainingSession(new UViTNetwork(config, device, dtype, seed: 0) { UseFusedAttention = device.type != DeviceType.CPU }, UViTTrainerOptions.ShortRunRecipe, 0, 10);
+        using var generator = session.CreateGenerator();
+        var settings = new SamplerSettings();
+        var seeds = Enumerable.Range(0, batch).Select(i => (long)i).ToList();
+        var labels = Enumerable.Range(0, batch).Select(i => (long)(i % 10)).ToList();
+        generator.Generate(seeds, labels, settings with { Steps = 2 }).Dispose();   // warm-up
+        var (seconds, readings, cpu, cpuReadings) = gemm.Interleave(runs, () => generator.Generate(seeds, labels, settings).Dispose());
+        var record = new Dictionary<string, object> { ["case"] = "mnist_generate", ["dtype"] = dtype.ToString(), ["batch"] = batch, ["steps"] = settings.Steps, ["runs"] = runs };
+        AddTiming(record, seconds, readings, ForwardGflops(config) * batch * settings.Steps, batch, "images_per_second", cpu, cpuReadings);
+        return record;
+    }
+
+    /// <summary>
+    /// The MNIST default network (batch <paramref name="batch"/>) trained through the ML.NET trainer and through a bare
+    /// <see cref="UViTTrainingSession"/> loop, measured two ways: the fixed cost of a Fit (median difference of five
+    /// alternating pairs of 1-step runs) and end to end (<paramref name="pairs"/> alternating pairs of
+    /// <paramref name="steps"/>-step runs: the median of the per-pair relative differences). Returns the pipeline record and
+    /// the MNIST default's training speed (steps/s of the bare runs, with the GEMM readings taken between the runs).
+    /// </summary>
+    public static (Dictionary<string, object> Pipeline, Dictionary<string, object> MnistTrain) PipelineOverhead(IdxImageDataset digits, int steps, int batch, int pairs, GemmYardstick gemm)
     {
         var mlContext = new MLContext(seed: 0);
         var view = digits.ToDataView(mlContext);
@@ -119,15 +146,31 @@ internal static class BenchCases
 
         ThroughMLNet(1);
         Bare(1);
-        var fixedCosts = Enumerable.Range(0, 5).Select(_ => ThroughMLNet(1) - Bare(1)).Order().ToList();
-        double fixedCost = fixedCosts[2];
-        double bare = Bare(steps);
-        return new()
+        var fixedCost = new Spread(Enumerable.Range(0, 5).Select(_ => ThroughMLNet(1) - Bare(1)));
+        gemm.Reset();
+        gemm.Sample();
+        var bareSeconds = new List<double>();
+        var mlnetSeconds = new List<double>();
+        for (int i = 0; i < pairs; i++)
         {
-            ["case"] = "pipeline_overhead", ["steps"] = steps, ["batch"] = batch,
-            ["fixed_overhead_seconds"] = Math.Round(fixedCost, 3), ["bare_seconds"] = Math.Round(bare, 2),
-            ["overhead_percent"] = Math.Round(100 * fixedCost / bare, 1),
+            // alternate which goes first, so that a drift in the machine's speed does not favour one side
+            if (i % 2 == 0) { mlnetSeconds.Add(ThroughMLNet(steps)); bareSeconds.Add(Bare(steps)); }
+            else { bareSeconds.Add(Bare(steps)); mlnetSeconds.Add(ThroughMLNet(steps)); }
+            gemm.Sample();
+        }
+        var bare = new Spread(bareSeconds);
+        var endToEnd = new Spread(mlnetSeconds.Zip(bareSeconds, (m, b) => 100 * (m - b) / b));
+        var pipeline = new Dictionary<string, object>
+        {
+            ["case"] = "pipeline_overhead", ["steps"] = steps, ["batch"] = batch, ["pairs"] = pairs,
+            ["fixed_overhead_seconds"] = fixedCost.ToJson(3),
+            ["fixed_overhead_percent_of_bare_run"] = Math.Round(100 * fixedCost.Median / bare.Median, 2),
+            ["bare_seconds"] = bare.ToJson(2), ["mlnet_seconds"] = new Spread(mlnetSeconds).ToJson(2),
+            ["end_to_end_overhead_percent"] = endToEnd.ToJson(2),
         };
+        var train = new Dictionary<string, object> { ["case"] = "mnist_train", ["batch"] = batch, ["steps_per_run"] = steps, ["runs"] = pairs };
+        AddTiming(train, bare, gemm.Readings, 3 * ForwardGflops(config) * batch * steps, steps, "steps_per_second");
+        return (pipeline, train);
     }
 
     /// <summary>Resident memory and live tensors over a long run of a small model: growth after warm-up should be ~0.</summary>

@@ -10,6 +10,8 @@ internal static class BenchMachine
         ["threads"] = TorchSharp.torch.get_num_threads(),
         ["libtorch"] = TorchSharp.torch.__version__,
         ["os"] = System.Runtime.InteropServices.RuntimeInformation.OSDescription,
+        ["openmp"] = UViT.MLNet.Core.Runtime.OpenMpDefaults.Description,
+        ["load_average"] = File.Exists("/proc/loadavg") ? string.Join(' ', File.ReadAllText("/proc/loadavg").Split(' ').Take(3)) : "unknown",
     };
 
     private static string CpuModel()

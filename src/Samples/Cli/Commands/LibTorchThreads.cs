@@ -16,6 +16,7 @@ internal static class LibTorchThreads
     public static void Apply(int? threads)
     {
         Validate(threads);
+        UViT.MLNet.Core.Runtime.TorchRuntime.EnsureLoaded();   // first: the OpenMP defaults must precede libtorch's load
         if (threads is int t) TorchSharp.torch.set_num_threads(t);
     }
 }
