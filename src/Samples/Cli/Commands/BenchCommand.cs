@@ -13,7 +13,8 @@ internal static class BenchCommand
     public static Command Create()
     {
         var cases = new Option<string[]>("--cases") { Description = "Any of: matmul, train, sample, pipeline (also prints mnist_train), mnist_generate, memory; contention and soak are not in the default set.", DefaultValueFactory = _ => DefaultCases, AllowMultipleArgumentsPerToken = true };
-        var soakCycles = new Option<int>("--soak-cycles") { Description = "Cycles of the soak case (train, checkpoint, reload, model zip, reload).", DefaultValueFactory = _ => 50 };
+        var soakCycles = new Option<int>("--soak-cycles") { Description = "Cycles of the soak case (train, checkpoint, reload, model zip, reload, generate).", DefaultValueFactory = _ => 50 };
+        var soakMinutes = new Option<double?>("--minutes") { Description = "Run the soak case for this many minutes instead of --soak-cycles cycles, printing a soak_progress line every minute." };
         var threads = new Option<int?>("--threads") { Description = "libtorch CPU threads (default: the physical cores, or OMP_NUM_THREADS)." };
         var trainSteps = new Option<int>("--train-steps") { Description = "Timed steps of the train case (after a warm-up step on 4 images); one step of U-ViT-S/2 at batch 32 takes ~20-30 s on 2 cores.", DefaultValueFactory = _ => 3 };
         var sampleRuns = new Option<int>("--sample-runs") { Description = "Timed runs of the sample case (20 guided DPM-Solver++ steps at batch 4 each).", DefaultValueFactory = _ => 3 };
@@ -27,7 +28,7 @@ internal static class BenchCommand
         var memorySteps = new Option<int>("--memory-steps") { Description = "Steps of the memory case.", DefaultValueFactory = _ => 200 };
         var command = new Command("bench", "Measure training and sampling speed against this machine's GEMM rate (sampled around every timed step), ML.NET overhead, memory and contention; prints JSON lines.")
         {
-            cases, threads, trainSteps, sampleRuns, pipelinePairs, pipelineSteps, generateBatch, generateRuns, unprotectedPair, device, dtype, memorySteps, soakCycles,
+            cases, threads, trainSteps, sampleRuns, pipelinePairs, pipelineSteps, generateBatch, generateRuns, unprotectedPair, device, dtype, memorySteps, soakCycles, soakMinutes,
         };
         command.SetAction(parse => CliErrors.Run(() =>
         {
@@ -58,7 +59,14 @@ internal static class BenchCommand
             if (wanted.Contains("mnist_generate")) Emit(BenchCases.MnistGenerate(Positive(parse.GetValue(generateBatch), "--generate-batch"), Positive(parse.GetValue(generateRuns), "--generate-runs"), gemm, onDevice, weightsType));
             if (wanted.Contains("memory")) Emit(BenchCases.Memory(parse.GetValue(memorySteps), batch: 32));
             if (wanted.Contains("contention")) Emit(Contention.Run(parse.GetValue(generateBatch), Positive(parse.GetValue(generateRuns), "--generate-runs"), parse.GetValue(unprotectedPair)));
-            if (wanted.Contains("soak")) Emit(BenchCases.Soak(parse.GetValue(soakCycles), stepsPerCycle: 2, batch: 16));
+            if (wanted.Contains("soak"))
+            {
+                double? minutes = parse.GetValue(soakMinutes);
+                if (minutes is { } m && !(m > 0 && m <= 7 * 24 * 60)) throw new ArgumentException($"--minutes must be above 0 and at most a week; got {m}.");
+                Emit(minutes is { } span
+                    ? BenchCases.Soak(int.MaxValue, stepsPerCycle: 2, batch: 16, TimeSpan.FromMinutes(span), TimeSpan.FromMinutes(1), Emit)
+                    : BenchCases.Soak(Positive(parse.GetValue(soakCycles), "--soak-cycles"), stepsPerCycle: 2, batch: 16));
+            }
             return 0;
         }));
         return command;
