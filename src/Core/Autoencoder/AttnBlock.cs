@@ -3,6 +3,8 @@ using TorchSharp.Modules;
 using static TorchSharp.torch;
 using static TorchSharp.torch.nn;
 
+using UViT.MLNet.Core.Runtime;
+
 namespace UViT.MLNet.Core.Autoencoder;
 
 /// <summary>
@@ -23,10 +25,10 @@ internal sealed class AttnBlock : Module<Tensor, Tensor>
     public AttnBlock(long channels, Device? device, ScalarType? dtype) : base(nameof(AttnBlock))
     {
         norm = AutoencoderNorm.Create(channels, device, dtype);
-        q = Conv2d(channels, channels, kernel_size: 1, device: device, dtype: dtype);
-        k = Conv2d(channels, channels, kernel_size: 1, device: device, dtype: dtype);
-        v = Conv2d(channels, channels, kernel_size: 1, device: device, dtype: dtype);
-        proj_out = Conv2d(channels, channels, kernel_size: 1, device: device, dtype: dtype);
+        q = ModuleConstruction.Build(() => Conv2d(channels, channels, kernel_size: 1, device: device, dtype: dtype));
+        k = ModuleConstruction.Build(() => Conv2d(channels, channels, kernel_size: 1, device: device, dtype: dtype));
+        v = ModuleConstruction.Build(() => Conv2d(channels, channels, kernel_size: 1, device: device, dtype: dtype));
+        proj_out = ModuleConstruction.Build(() => Conv2d(channels, channels, kernel_size: 1, device: device, dtype: dtype));
         register_module(nameof(norm), norm);
         register_module(nameof(q), q);
         register_module(nameof(k), k);

@@ -50,8 +50,8 @@ public sealed class AutoencoderKL : Module
         Config = config.Validate();
         encoder = new Encoder(config, device, dtype);
         decoder = new Decoder(config, device, dtype);
-        quant_conv = Conv2d(2 * config.ZChannels, 2 * config.EmbedDim, kernel_size: 1, device: device, dtype: dtype);
-        post_quant_conv = Conv2d(config.EmbedDim, config.ZChannels, kernel_size: 1, device: device, dtype: dtype);
+        quant_conv = ModuleConstruction.Build(() => Conv2d(2 * config.ZChannels, 2 * config.EmbedDim, kernel_size: 1, device: device, dtype: dtype));
+        post_quant_conv = ModuleConstruction.Build(() => Conv2d(config.EmbedDim, config.ZChannels, kernel_size: 1, device: device, dtype: dtype));
         register_module(nameof(encoder), encoder);
         register_module(nameof(decoder), decoder);
         register_module(nameof(quant_conv), quant_conv);

@@ -6,6 +6,8 @@ using TorchSharp.Modules;
 using static TorchSharp.torch;
 using static TorchSharp.torch.nn;
 
+using UViT.MLNet.Core.Runtime;
+
 namespace UViT.MLNet.Core.Autoencoder;
 
 /// <summary>One decoder resolution level: NumResBlocks + 1 residual blocks (each followed by attention where configured), then an Upsample except at level 0.</summary>
@@ -60,7 +62,7 @@ internal sealed class Decoder : Module<Tensor, Tensor>
     {
         int n = config.Levels;
         long top = config.LevelChannels(n - 1);
-        conv_in = Conv2d(config.ZChannels, top, kernel_size: 3, padding: 1, device: device, dtype: dtype);
+        conv_in = ModuleConstruction.Build(() => Conv2d(config.ZChannels, top, kernel_size: 3, padding: 1, device: device, dtype: dtype));
         mid = new MidBlock(top, config.Dropout, device, dtype);
 
         // Level i is entered with the channels of level i+1 (the top level with its own) and runs at
@@ -76,7 +78,7 @@ internal sealed class Decoder : Module<Tensor, Tensor>
         }
         up = new ModuleList<DecoderLevel>(levels);
         norm_out = AutoencoderNorm.Create(config.LevelChannels(0), device, dtype);
-        conv_out = Conv2d(config.LevelChannels(0), config.OutChannels, kernel_size: 3, padding: 1, device: device, dtype: dtype);
+        conv_out = ModuleConstruction.Build(() => Conv2d(config.LevelChannels(0), config.OutChannels, kernel_size: 3, padding: 1, device: device, dtype: dtype));
         register_module(nameof(conv_in), conv_in);
         register_module(nameof(mid), mid);
         register_module(nameof(up), up);

@@ -6,6 +6,8 @@ using TorchSharp.Modules;
 using static TorchSharp.torch;
 using static TorchSharp.torch.nn;
 
+using UViT.MLNet.Core.Runtime;
+
 namespace UViT.MLNet.Core.Autoencoder;
 
 /// <summary>One encoder resolution level: NumResBlocks residual blocks (each followed by attention where configured), then a Downsample except at the last level.</summary>
@@ -58,7 +60,7 @@ internal sealed class Encoder : Module<Tensor, Tensor>
 
     public Encoder(AutoencoderKLConfig config, Device? device, ScalarType? dtype) : base(nameof(Encoder))
     {
-        conv_in = Conv2d(config.InChannels, config.Ch, kernel_size: 3, padding: 1, device: device, dtype: dtype);
+        conv_in = ModuleConstruction.Build(() => Conv2d(config.InChannels, config.Ch, kernel_size: 3, padding: 1, device: device, dtype: dtype));
         var levels = new List<EncoderLevel>();
         int resolution = config.Resolution;
         for (int i = 0; i < config.Levels; i++)
@@ -73,7 +75,7 @@ internal sealed class Encoder : Module<Tensor, Tensor>
         long top = config.LevelChannels(config.Levels - 1);
         mid = new MidBlock(top, config.Dropout, device, dtype);
         norm_out = AutoencoderNorm.Create(top, device, dtype);
-        conv_out = Conv2d(top, config.DoubleZ ? 2 * config.ZChannels : config.ZChannels, kernel_size: 3, padding: 1, device: device, dtype: dtype);
+        conv_out = ModuleConstruction.Build(() => Conv2d(top, config.DoubleZ ? 2 * config.ZChannels : config.ZChannels, kernel_size: 3, padding: 1, device: device, dtype: dtype));
         register_module(nameof(conv_in), conv_in);
         register_module(nameof(down), down);
         register_module(nameof(mid), mid);

@@ -5,6 +5,8 @@ using TorchSharp.Modules;
 using static TorchSharp.torch;
 using static TorchSharp.torch.nn;
 
+using UViT.MLNet.Core.Runtime;
+
 namespace UViT.MLNet.Core.Autoencoder;
 
 /// <summary>Halves the side: zero-pad right and bottom by one (pad (0,1,0,1)), then a stride-2 3x3 conv without padding.</summary>
@@ -14,7 +16,7 @@ internal sealed class Downsample : Module<Tensor, Tensor>
 
     public Downsample(long channels, Device? device, ScalarType? dtype) : base(nameof(Downsample))
     {
-        conv = Conv2d(channels, channels, kernel_size: 3, stride: 2, padding: 0L, device: device, dtype: dtype);
+        conv = ModuleConstruction.Build(() => Conv2d(channels, channels, kernel_size: 3, stride: 2, padding: 0L, device: device, dtype: dtype));
         register_module(nameof(conv), conv);
     }
 
@@ -34,7 +36,7 @@ internal sealed class Upsample : Module<Tensor, Tensor>
 
     public Upsample(long channels, Device? device, ScalarType? dtype) : base(nameof(Upsample))
     {
-        conv = Conv2d(channels, channels, kernel_size: 3, padding: 1, device: device, dtype: dtype);
+        conv = ModuleConstruction.Build(() => Conv2d(channels, channels, kernel_size: 3, padding: 1, device: device, dtype: dtype));
         register_module(nameof(conv), conv);
     }
 

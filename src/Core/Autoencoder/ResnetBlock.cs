@@ -4,6 +4,8 @@ using TorchSharp.Modules;
 using static TorchSharp.torch;
 using static TorchSharp.torch.nn;
 
+using UViT.MLNet.Core.Runtime;
+
 namespace UViT.MLNet.Core.Autoencoder;
 
 /// <summary>
@@ -22,10 +24,10 @@ internal sealed class ResnetBlock : Module<Tensor, Tensor>
     public ResnetBlock(long inChannels, long outChannels, double dropoutRate, Device? device, ScalarType? dtype) : base(nameof(ResnetBlock))
     {
         norm1 = AutoencoderNorm.Create(inChannels, device, dtype);
-        conv1 = Conv2d(inChannels, outChannels, kernel_size: 3, padding: 1, device: device, dtype: dtype);
+        conv1 = ModuleConstruction.Build(() => Conv2d(inChannels, outChannels, kernel_size: 3, padding: 1, device: device, dtype: dtype));
         norm2 = AutoencoderNorm.Create(outChannels, device, dtype);
         dropout = Dropout(dropoutRate);
-        conv2 = Conv2d(outChannels, outChannels, kernel_size: 3, padding: 1, device: device, dtype: dtype);
+        conv2 = ModuleConstruction.Build(() => Conv2d(outChannels, outChannels, kernel_size: 3, padding: 1, device: device, dtype: dtype));
         register_module(nameof(norm1), norm1);
         register_module(nameof(conv1), conv1);
         register_module(nameof(norm2), norm2);
@@ -33,7 +35,7 @@ internal sealed class ResnetBlock : Module<Tensor, Tensor>
         register_module(nameof(conv2), conv2);
         if (inChannels != outChannels)
         {
-            nin_shortcut = Conv2d(inChannels, outChannels, kernel_size: 1, device: device, dtype: dtype);
+            nin_shortcut = ModuleConstruction.Build(() => Conv2d(inChannels, outChannels, kernel_size: 1, device: device, dtype: dtype));
             register_module(nameof(nin_shortcut), nin_shortcut);
         }
     }

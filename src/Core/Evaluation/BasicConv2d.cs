@@ -5,6 +5,8 @@ using TorchSharp.Modules;
 using static TorchSharp.torch;
 using static TorchSharp.torch.nn;
 
+using UViT.MLNet.Core.Runtime;
+
 namespace UViT.MLNet.Core.Evaluation;
 
 /// <summary>
@@ -22,7 +24,7 @@ public sealed class BasicConv2d : Module<Tensor, Tensor>
     public BasicConv2d(long inChannels, long outChannels, (long, long) kernel, long stride = 1, (long, long)? padding = null, Device? device = null)
         : base(nameof(BasicConv2d))
     {
-        conv = Conv2d(inChannels, outChannels, kernel, stride: (stride, stride), padding: padding ?? (0, 0), bias: false, device: device);
+        conv = ModuleConstruction.Build(() => Conv2d(inChannels, outChannels, kernel, stride: (stride, stride), padding: padding ?? (0, 0), bias: false, device: device));
         bn = BatchNorm2d(outChannels, eps: 0.001, device: device);
         register_module(nameof(conv), conv);
         register_module(nameof(bn), bn);

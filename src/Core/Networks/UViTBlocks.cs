@@ -5,6 +5,8 @@ using TorchSharp.Modules;
 using static TorchSharp.torch;
 using static TorchSharp.torch.nn;
 
+using UViT.MLNet.Core.Runtime;
+
 namespace UViT.MLNet.Core.Networks;
 
 /// <summary>Non-overlapping patch embedding: a conv with kernel = stride = P, flattened row-major into tokens.</summary>
@@ -14,7 +16,7 @@ public sealed class PatchEmbed : Module<Tensor, Tensor>
 
     public PatchEmbed(int patchSize, int inChannels, int embedDim, Device? device = null, ScalarType? dtype = null) : base(nameof(PatchEmbed))
     {
-        proj = Conv2d(inChannels, embedDim, kernel_size: patchSize, stride: patchSize, device: device, dtype: dtype);
+        proj = ModuleConstruction.Build(() => Conv2d(inChannels, embedDim, kernel_size: patchSize, stride: patchSize, device: device, dtype: dtype));
         register_module(nameof(proj), proj);
     }
 

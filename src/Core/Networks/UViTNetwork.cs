@@ -53,7 +53,7 @@ public sealed class UViTNetwork : Module
         }
         if (config.Conditioning == UViTConditioning.ClassLabel)
         {
-            label_emb = Embedding(config.NumClasses, d, device: device, dtype: dtype);
+            label_emb = ModuleConstruction.Build(() => Embedding(config.NumClasses, d, device: device, dtype: dtype));
             register_module(nameof(label_emb), label_emb);
         }
         if (config.Conditioning == UViTConditioning.TextContext)
@@ -74,7 +74,7 @@ public sealed class UViTNetwork : Module
         register_module(nameof(decoder_pred), decoder_pred);
         if (config.Conv)
         {
-            final_layer = Conv2d(c, c, kernel_size: 3, padding: 1, device: device, dtype: dtype);
+            final_layer = ModuleConstruction.Build(() => Conv2d(c, c, kernel_size: 3, padding: 1, device: device, dtype: dtype));
             register_module(nameof(final_layer), final_layer);
         }
 
@@ -89,6 +89,7 @@ public sealed class UViTNetwork : Module
     public void InitializeForTraining(long? seed = null)
     {
         using var noGrad = no_grad();
+        using var scope = NewDisposeScope();   // TorchSharp's Embedding.weight hands out a new handle per call: release them here
         // CPU generator: seeded draws are made on the CPU and copied to the device (SeededDraws), so a seed gives the same
         // weights on every device.
         using var generator = seed is null ? null : new Generator((ulong)seed.Value);
