@@ -1,6 +1,7 @@
 // `uvit sample --out-dir` in fresh processes on a tiny random-weight class model: three shards write the same PNG bytes as
 // one process, their merged FID sums (`uvit fid merge`) equal the statistics of the whole folder (`uvit fid stats`) to 1e-9
-// relative, and a shard restarted after a kill keeps the images it already wrote and finishes the rest.
+// relative, a shard restarted after a kill keeps the images it already wrote and finishes the rest, and the Slurm and
+// Kubernetes index variables choose the shard.
 using Microsoft.ML;
 using UViT.MLNet.Core.Training;
 using UViT.MLNet.Core.Evaluation;
@@ -89,6 +90,31 @@ public sealed class ShardedSamplingCliTests
         (exit, log) = CliProcess.Run("fid", "merge", shardFiles[0], shardFiles[0], "-o", Path.Combine(root, "twice.npz"));
         Assert.AreEqual(1, exit, log);
         StringAssert.Contains(log, "count twice");
+    }
+
+    [TestMethod]
+    public void JobEngineVariablesPickTheShard()
+    {
+        string root = NewFolder(), zip = SaveClassModel(root), whole = Path.Combine(root, "whole"), engines = Path.Combine(root, "engines");
+        var (exit, log) = CliProcess.Run(Sample(zip, whole));
+        Assert.AreEqual(0, exit, log);
+        var expected = Pngs(whole);
+
+        // Slurm --array=4-5: task id 5 is shard 1 of 2 (rows 1, 3, 5).
+        (exit, log) = CliProcess.Run(new Dictionary<string, string> { ["SLURM_ARRAY_TASK_ID"] = "5", ["SLURM_ARRAY_TASK_COUNT"] = "2", ["SLURM_ARRAY_TASK_MIN"] = "4" }, Sample(zip, engines));
+        Assert.AreEqual(0, exit, log);
+        StringAssert.Contains(log, "shard 1/2", log);
+        CollectionAssert.AreEquivalent(new[] { "class00-seed001001.png", "class01-seed001003.png", "class01-seed001005.png" }, Pngs(engines).Keys.ToArray(), log);
+        // Kubernetes: index 0 with --shards 2 finishes the set.
+        (exit, log) = CliProcess.Run(new Dictionary<string, string> { ["JOB_COMPLETION_INDEX"] = "0" }, Sample(zip, engines, "--shards", "2"));
+        Assert.AreEqual(0, exit, log);
+        var actual = Pngs(engines);
+        CollectionAssert.AreEquivalent(expected.Keys.ToArray(), actual.Keys.ToArray(), log);
+        foreach (var (name, bytes) in expected) CollectionAssert.AreEqual(bytes, actual[name], name);
+
+        (exit, log) = CliProcess.Run(new Dictionary<string, string> { ["JOB_COMPLETION_INDEX"] = "0" }, Sample(zip, engines));
+        Assert.AreEqual(1, exit, log);
+        StringAssert.Contains(log, "--shards N", log);
     }
 
     [TestMethod]

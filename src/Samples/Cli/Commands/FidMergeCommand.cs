@@ -31,6 +31,7 @@ internal static class FidMergeCommand
                 if (missing.Count > 0) Console.WriteLine($"warning: shards {string.Join(", ", missing.Select(k => $"{k}/{count}"))} are not among the inputs; merging the rest.");
             }
             var merged = FeatureSums.Merge(parts.Select(p => p.File.Sums).ToList());
+            if (merged.Count < 2) throw new ArgumentException($"The shard files hold {merged.Count} image(s) in all; FID statistics need at least 2.");
             string target = Path.GetFullPath(parse.GetValue(output)!);
             FidStatisticsFile.Write(target, merged.ToStatistics());
             Console.WriteLine($"wrote {target} ({merged.Dimension}-d statistics of {merged.Count} images from {parts.Count} shard files)");

@@ -42,9 +42,11 @@ internal static class SampleCommand
         command.SetAction(parse => CliErrors.Run(() =>
         {
             string? folder = parse.GetValue(outDir);
-            var (assignment, source) = ShardAssignment.Resolve(parse.GetValue(shard), parse.GetValue(shards), Environment.GetEnvironmentVariable);
-            if (folder is null && (assignment.Count > 1 || parse.GetValue(fidStats) is not null))
-                throw new ArgumentException($"Sharded sampling (shard {assignment} from {source}) and --fid-stats need --out-dir: the images are written there, one PNG each.");
+            if (folder is null && (parse.GetValue(shard) is not null || parse.GetValue(shards) is not null || parse.GetValue(fidStats) is not null))
+                throw new ArgumentException("--shard, --shards and --fid-stats need --out-dir: the images are written there, one PNG each.");
+            // Job-engine variables shard only per-image output: a grid run inside an array job stays whole.
+            var (assignment, source) = folder is null ? (ShardAssignment.Whole, "")
+                : ShardAssignment.Resolve(parse.GetValue(shard), parse.GetValue(shards), Environment.GetEnvironmentVariable);
             var fid = FidSettings(parse.GetValue(fidStats), parse.GetValue(fidWeights), parse.GetValue(fidDevice)!);
             var mlContext = new MLContext(seed: 0).RegisterUViT();
             var loaded = GenerationHelpers.LoadModel(mlContext, parse.GetValue(model)!.FullName);
