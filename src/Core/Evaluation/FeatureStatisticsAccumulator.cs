@@ -72,8 +72,8 @@ public sealed class FeatureStatisticsAccumulator : IDisposable
 
     private static double[] ToArray(Tensor t)
     {
-        using var cpu = t.cpu().contiguous();
-        return cpu.data<double>().ToArray();
+        using var scope = NewDisposeScope();                                 // the copies below; not t itself
+        return t.detach().cpu().contiguous().data<double>().ToArray();
     }
 
     public void Dispose()
