@@ -61,6 +61,21 @@ public sealed class FeatureStatisticsAccumulator : IDisposable
         return FeatureStatistics.FromTensors(mean, covariance);
     }
 
+    /// <summary>The running sums as mergeable <see cref="FeatureSums"/> (about this accumulator's shift).</summary>
+    /// <exception cref="InvalidOperationException">Nothing was added (the width is unknown).</exception>
+    public FeatureSums ToSums()
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        if (_shift is null) throw new InvalidOperationException("No features were added; the feature width is unknown.");
+        return new FeatureSums(Count, ToArray(_shift), ToArray(_sum!), ToArray(_sumOfOuter!));
+    }
+
+    private static double[] ToArray(Tensor t)
+    {
+        using var scope = NewDisposeScope();                                 // the copies below; not t itself
+        return t.detach().cpu().contiguous().data<double>().ToArray();
+    }
+
     public void Dispose()
     {
         if (_disposed) return;

@@ -44,6 +44,18 @@ public sealed class FidEvaluator : IDisposable
     public FeatureStatistics ComputeStatistics(IDataView data, IProgress<FidProgress>? progress = null, CancellationToken cancellationToken = default) =>
         Pass(data, inceptionScore: false, progress, cancellationToken).Statistics;
 
+    /// <summary>
+    /// Mergeable sums (count, sum, sum of outer products) of the pool3 features of every image in <paramref name="data"/>: the
+    /// per-shard FID statistics that <see cref="FeatureSums.Merge"/> combines. At least one image.
+    /// </summary>
+    public FeatureSums ComputeSums(IDataView data, IProgress<FidProgress>? progress = null, CancellationToken cancellationToken = default)
+    {
+        using var accumulator = new FeatureStatisticsAccumulator();
+        Accumulate(data, accumulator, null, progress, cancellationToken);
+        if (accumulator.Count == 0) throw new ArgumentException("FID sums need at least 1 image; the view has none.", nameof(data));
+        return accumulator.ToSums();
+    }
+
     /// <summary>FID of <paramref name="data"/>'s images against <paramref name="reference"/> (and IS when the options ask for it).</summary>
     /// <exception cref="ArgumentException">The image column is missing or unusable, too few images, or the reference is not 2048-d.</exception>
     public FidResult Evaluate(IDataView data, FeatureStatistics reference, IProgress<FidProgress>? progress = null, CancellationToken cancellationToken = default)
@@ -57,11 +69,19 @@ public sealed class FidEvaluator : IDisposable
 
     private (FeatureStatistics Statistics, (double, double)? Score, long Count) Pass(IDataView data, bool inceptionScore, IProgress<FidProgress>? progress, CancellationToken cancellationToken)
     {
+        using var accumulator = new FeatureStatisticsAccumulator();
+        var logits = inceptionScore ? new List<float[]>() : null;
+        var column = Accumulate(data, accumulator, logits, progress, cancellationToken);
+        if (accumulator.Count < 2) throw new ArgumentException($"FID needs at least 2 images; column '{column.Column.Name}' gave {accumulator.Count}.", nameof(data));
+        return (accumulator.ToStatistics(), logits is null ? null : Score(logits, accumulator.Count), accumulator.Count);
+    }
+
+    /// <summary>Adds the features of every image in <paramref name="data"/> (and their logits, if asked) batch by batch.</summary>
+    private FidImageColumn Accumulate(IDataView data, FeatureStatisticsAccumulator accumulator, List<float[]>? logits, IProgress<FidProgress>? progress, CancellationToken cancellationToken)
+    {
         ArgumentNullException.ThrowIfNull(data);
         var column = new FidImageColumn(data.Schema, Options);
         long? total = data.GetRowCount();
-        using var accumulator = new FeatureStatisticsAccumulator();
-        var logits = inceptionScore ? new List<float[]>() : null;
         var batch = new List<RgbImage>(Options.BatchSize);
         using (var cursor = data.GetRowCursor([column.Column]))
         {
@@ -80,8 +100,7 @@ public sealed class FidEvaluator : IDisposable
                 }
             }
         }
-        if (accumulator.Count < 2) throw new ArgumentException($"FID needs at least 2 images; column '{column.Column.Name}' gave {accumulator.Count}.", nameof(data));
-        return (accumulator.ToStatistics(), logits is null ? null : Score(logits, accumulator.Count), accumulator.Count);
+        return column;
     }
 
     private void AddBatch(List<RgbImage> batch, FeatureStatisticsAccumulator accumulator, List<float[]>? logits)

@@ -40,7 +40,8 @@ public static class ImageGrid
         AtomicFile.Write(path, stream => png.SaveTo(stream));
     }
 
-    private static SKBitmap ToBitmap(MLImage image)
+    /// <summary>An MLImage (Rgba32 or Bgra32) as a Skia bitmap; the caller disposes it.</summary>
+    internal static SKBitmap ToBitmap(MLImage image)
     {
         var format = image.PixelFormat == MLPixelFormat.Bgra32 ? SKColorType.Bgra8888 : SKColorType.Rgba8888;
         var bitmap = new SKBitmap(new SKImageInfo(image.Width, image.Height, format, SKAlphaType.Unpremul));

@@ -71,8 +71,8 @@ public sealed class CliReliabilityTests
         string zip = Path.Combine(output, "model.zip"), perImage = Path.Combine(root, "each"), grid = Path.Combine(root, "grid.png");
         (exit, log) = CliProcess.Run("sample", zip, "--class", "c1", "--class", "0", "--count", "3", "--sample-steps", "1", "--out-dir", perImage, "-o", grid);
         Assert.AreEqual(0, exit, log);
-        Assert.HasCount(3, Directory.GetFiles(perImage, "*-c1.png"), log);
-        Assert.HasCount(3, Directory.GetFiles(perImage, "*-c0.png"), log);
+        Assert.HasCount(3, Directory.GetFiles(perImage, "class01-seed*.png"), log);
+        Assert.HasCount(3, Directory.GetFiles(perImage, "class00-seed*.png"), log);
         Assert.IsTrue(File.Exists(grid), log);
         (exit, log) = CliProcess.Run("sample", zip, "--prompt", "a digit");
         AssertOneErrorLine(exit, log, 1);

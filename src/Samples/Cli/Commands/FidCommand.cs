@@ -7,14 +7,14 @@ using UViT.MLNet.Transforms.Evaluation;
 namespace UViT.MLNet.Cli.Commands;
 
 /// <summary>
-/// <c>uvit fid stats|compare|model</c>: FID reference statistics of an image folder, the FID between two folders or
-/// statistics files, and the FID of samples generated from a saved model.
+/// <c>uvit fid stats|compare|model|merge</c>: FID reference statistics of an image folder, the FID between two folders or
+/// statistics files, the FID of samples generated from a saved model, and the merge of per-shard sums.
 /// </summary>
 internal static class FidCommand
 {
     public static Command Create() => new("fid", "Frechet Inception Distance (pytorch-fid's Inception network, pool3 features).")
     {
-        CreateStats(), CreateCompare(), FidModelCommand.Create(),
+        CreateStats(), CreateCompare(), FidModelCommand.Create(), FidMergeCommand.Create(),
     };
 
     private static Command CreateStats()

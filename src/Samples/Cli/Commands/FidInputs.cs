@@ -29,7 +29,13 @@ internal static class FidInputs
             .Select(f => Path.GetRelativePath(folder, f)).Order(StringComparer.Ordinal)
             .Select(f => new ImageFile { Path = f }).ToList();
         if (files.Count == 0) throw new ArgumentException($"No images ({string.Join(", ", Extensions)}) found under '{folder}'.");
-        var paths = mlContext.Data.LoadFromEnumerable(files);
+        return Files(mlContext, folder, files.Select(f => f.Path).ToList());
+    }
+
+    /// <summary>The images at <paramref name="relativePaths"/> under <paramref name="folder"/>, in that order, as a view with an MLImage column.</summary>
+    public static IDataView Files(MLContext mlContext, string folder, IReadOnlyList<string> relativePaths)
+    {
+        var paths = mlContext.Data.LoadFromEnumerable(relativePaths.Select(f => new ImageFile { Path = f }).ToList());
         return mlContext.Transforms.LoadImages(ImageColumn, folder, nameof(ImageFile.Path)).Fit(paths).Transform(paths);
     }
 
