@@ -247,11 +247,19 @@ internal static class BenchCases
                 {
                     nextReport += reportEvery ?? TimeSpan.FromMinutes(1);
                     var (_, now) = BenchMachine.ResidentMiB();
+                    // Then after a full collection with finalizers: what only a finalizer frees (native objects nobody disposed)
+                    // shows as RSS that drops here; a true leak does not.
+                    GC.Collect();
+                    GC.WaitForPendingFinalizers();
+                    GC.Collect();
+                    var (_, afterGc) = BenchMachine.ResidentMiB();
                     report(new()
                     {
                         ["case"] = "soak_progress", ["minutes"] = Math.Round(clock.Elapsed.TotalMinutes, 2), ["cycles"] = done + 1,
                         ["rss_mib"] = Math.Round(now, 1), ["rss_growth_percent"] = Math.Round(100 * (now / afterWarmup - 1), 2),
+                        ["rss_after_gc_mib"] = Math.Round(afterGc, 1),
                         ["live_tensor_growth"] = DisposeScopeManager.Statistics.ThreadTotalLiveCount - liveAfterWarmup,
+                        ["managed_heap_mib"] = Math.Round(GC.GetTotalMemory(forceFullCollection: false) / 1048576.0, 1),   // RSS growth that is not .NET's
                     });
                 }
             }
