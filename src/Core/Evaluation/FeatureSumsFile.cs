@@ -14,6 +14,8 @@ namespace UViT.MLNet.Core.Evaluation;
 /// <summary>Reads and writes <see cref="FeatureSums"/> with the shard that produced them.</summary>
 public static class FeatureSumsFile
 {
+    private const string Expected = "FID shard-sums files hold count, shard, shift, sum and sum_outer.";
+
     /// <summary>Writes the sums of shard <paramref name="shardIndex"/> of <paramref name="shardCount"/>, atomically.</summary>
     public static void Write(string path, FeatureSums sums, int shardIndex, int shardCount)
     {
@@ -22,11 +24,11 @@ public static class FeatureSumsFile
         AtomicFile.Write(path, stream =>
         {
             using var archive = new ZipArchive(stream, ZipArchiveMode.Create, leaveOpen: true);
-            WriteMember(archive, "count", s => NpyFormat.Write(s, [sums.Count], [1]));
-            WriteMember(archive, "shard", s => NpyFormat.Write(s, [shardIndex, shardCount], [2]));
-            WriteMember(archive, "shift", s => NpyFormat.Write(s, sums.Shift, [d]));
-            WriteMember(archive, "sum", s => NpyFormat.Write(s, sums.Sum, [d]));
-            WriteMember(archive, "sum_outer", s => NpyFormat.Write(s, sums.SumOfOuter, [d, d]));
+            NpzMembers.Write(archive, "count", s => NpyFormat.Write(s, [sums.Count], [1]));
+            NpzMembers.Write(archive, "shard", s => NpyFormat.Write(s, [shardIndex, shardCount], [2]));
+            NpzMembers.Write(archive, "shift", s => NpyFormat.Write(s, sums.Shift, [d]));
+            NpzMembers.Write(archive, "sum", s => NpyFormat.Write(s, sums.Sum, [d]));
+            NpzMembers.Write(archive, "sum_outer", s => NpyFormat.Write(s, sums.SumOfOuter, [d, d]));
         });
     }
 
@@ -42,11 +44,11 @@ public static class FeatureSumsFile
             if (archive.GetEntry("sum_outer.npy") is null)
                 throw new InvalidDataException($"'{path}' holds [{string.Join(", ", archive.Entries.Select(e => e.FullName))}], not shard sums " +
                                                "(count, shard, shift, sum, sum_outer) as `uvit sample --fid-stats` writes; mu/sigma files cannot be merged exactly.");
-            var count = ReadMember(archive, path, "count");
-            var shard = ReadMember(archive, path, "shard");
-            var shift = ReadMember(archive, path, "shift");
-            var sum = ReadMember(archive, path, "sum");
-            var outer = ReadMember(archive, path, "sum_outer");
+            var count = NpzMembers.Read(archive, path, "count", Expected);
+            var shard = NpzMembers.Read(archive, path, "shard", Expected);
+            var shift = NpzMembers.Read(archive, path, "shift", Expected);
+            var sum = NpzMembers.Read(archive, path, "sum", Expected);
+            var outer = NpzMembers.Read(archive, path, "sum_outer", Expected);
             if (count.Values.Length != 1 || shard.Values.Length != 2 || count.Values[0] < 0 || count.Values[0] != Math.Floor(count.Values[0]))
                 throw new InvalidDataException($"'{path}': count must be one non-negative integer and shard two numbers.");
             int dim = shift.Values.Length;
@@ -62,19 +64,5 @@ public static class FeatureSumsFile
         {
             throw new InvalidDataException($"'{path}' is not a readable .npz archive (truncated or corrupt?): {e.Message}", e);
         }
-    }
-
-    private static NpyArray ReadMember(ZipArchive archive, string path, string key)
-    {
-        var entry = archive.GetEntry(key + ".npy") ?? throw new InvalidDataException($"'{path}' has no '{key}' array.");
-        using var stream = entry.Open();
-        return NpyFormat.Read(stream, $"{path}/{entry.FullName}");
-    }
-
-    private static void WriteMember(ZipArchive archive, string key, Action<Stream> write)
-    {
-        var entry = archive.CreateEntry(key + ".npy", CompressionLevel.NoCompression);
-        using var stream = entry.Open();
-        write(stream);
     }
 }

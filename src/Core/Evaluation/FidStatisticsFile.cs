@@ -11,6 +11,8 @@ namespace UViT.MLNet.Core.Evaluation;
 /// <summary>Reads and writes FID reference statistics (<c>.npz</c> with <c>mu</c> and <c>sigma</c>).</summary>
 public static class FidStatisticsFile
 {
+    private const string Expected = "FID statistics files hold 'mu' and 'sigma'.";
+
     /// <summary>Reads mu and sigma (float64 or float32 in the file; float64 here).</summary>
     /// <exception cref="FileNotFoundException">No such file.</exception>
     /// <exception cref="InvalidDataException">Not an .npz archive, truncated, no mu/sigma, or their shapes disagree.</exception>
@@ -20,8 +22,8 @@ public static class FidStatisticsFile
         try
         {
             using var archive = ZipFile.OpenRead(path);
-            var mu = ReadMember(archive, path, "mu");
-            var sigma = ReadMember(archive, path, "sigma");
+            var mu = NpzMembers.Read(archive, path, "mu", Expected);
+            var sigma = NpzMembers.Read(archive, path, "sigma", Expected);
             if (mu.Shape.Length != 1 || sigma.Shape.Length != 2 || sigma.Shape[0] != mu.Shape[0] || sigma.Shape[1] != mu.Shape[0])
                 throw new InvalidDataException($"'{path}': expected mu [D] and sigma [D, D]; got mu ({string.Join(", ", mu.Shape)}) and sigma ({string.Join(", ", sigma.Shape)}).");
             return new FeatureStatistics(mu.Values, sigma.Values);
@@ -45,24 +47,8 @@ public static class FidStatisticsFile
         AtomicFile.Write(path, stream =>
         {
             using var archive = new ZipArchive(stream, ZipArchiveMode.Create, leaveOpen: true);
-            WriteMember(archive, "mu", s => NpyFormat.Write(s, statistics.Mean, [d]));
-            WriteMember(archive, "sigma", s => NpyFormat.Write(s, statistics.Covariance, [d, d]));
+            NpzMembers.Write(archive, "mu", s => NpyFormat.Write(s, statistics.Mean, [d]));
+            NpzMembers.Write(archive, "sigma", s => NpyFormat.Write(s, statistics.Covariance, [d, d]));
         });
-    }
-
-    private static NpyArray ReadMember(ZipArchive archive, string path, string key)
-    {
-        var entry = archive.GetEntry(key + ".npy")
-                    ?? throw new InvalidDataException($"'{path}' has no '{key}' array; it holds [{string.Join(", ", archive.Entries.Select(e => e.FullName))}]. " +
-                                                      "FID statistics files hold 'mu' and 'sigma'.");
-        using var stream = entry.Open();
-        return NpyFormat.Read(stream, $"{path}/{entry.FullName}");
-    }
-
-    private static void WriteMember(ZipArchive archive, string key, Action<Stream> write)
-    {
-        var entry = archive.CreateEntry(key + ".npy", CompressionLevel.NoCompression);
-        using var stream = entry.Open();
-        write(stream);
     }
 }
