@@ -93,6 +93,7 @@ public sealed class ReaderFuzzTests
             }
         }
         TestContext.WriteLine($"{Path.GetFileName(path)}: {count} mutations, {failed} refused, {count - failed} read");
+        Assert.IsGreaterThan(0, failed, $"no mutation of {Path.GetFileName(path)} was refused: the mutations never reached the reader's checks");
     }
 
     private static string WriteFile(string path, byte[] bytes)
