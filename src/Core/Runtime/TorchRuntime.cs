@@ -96,13 +96,13 @@ public static class TorchRuntime
         $"TorchSharp-cpu {TorchSharpVersion} (CPU, all three platforms), TorchSharp-cuda-linux or TorchSharp-cuda-windows " +
         $"{TorchSharpVersion} (NVIDIA GPUs). Searched: {string.Join(", ", searched)}.";
 
-    /// <summary>Whether any libtorch CPU library (every backend package has one) sits where the application loads from.</summary>
-    private static bool BackendPresent(IEnumerable<string> folders) =>
-        folders.Any(folder => new[] { "libtorch_cpu.so", "torch_cpu.dll", "libtorch_cpu.dylib" }.Any(file => File.Exists(Path.Combine(folder, file))));
+    // The libtorch library every backend package has (torch_cpu), and the one only CUDA backends have, per platform's naming.
+    private static readonly string[] CpuLibraries = ["libtorch_cpu.so", "torch_cpu.dll", "libtorch_cpu.dylib"];
+    private static readonly string[] CudaLibraries = ["libtorch_cuda.so", "torch_cuda.dll"];
 
-    /// <summary>Whether a CUDA libtorch (libtorch_cuda) sits where the application loads from.</summary>
-    private static bool CudaBackendPresent(IEnumerable<string> folders) =>
-        folders.Any(folder => new[] { "libtorch_cuda.so", "torch_cuda.dll" }.Any(file => File.Exists(Path.Combine(folder, file))));
+    /// <summary>Whether any of <paramref name="libraries"/> sits in one of <paramref name="folders"/>.</summary>
+    private static bool AnyPresent(IEnumerable<string> folders, string[] libraries) =>
+        folders.Any(folder => libraries.Any(file => File.Exists(Path.Combine(folder, file))));
 
     /// <summary>
     /// Why libtorch could not be loaded and what to do: the backend packages when there is no libtorch at all, else the
@@ -111,8 +111,8 @@ public static class TorchRuntime
     public static string LoadFailureMessage(DeviceType device, Exception e)
     {
         var folders = LibTorchPreload.LibTorchFolders(LibTorchVersion);
-        if (!BackendPresent(folders)) return MissingBackendMessage(folders);
-        if (device == DeviceType.CUDA && !CudaBackendPresent(folders))
+        if (!AnyPresent(folders, CpuLibraries)) return MissingBackendMessage(folders);
+        if (device == DeviceType.CUDA && !AnyPresent(folders, CudaLibraries))
             return CudaUnavailableMessage("cuda") + $" (This application's libtorch is a CPU build: no libtorch_cuda in {string.Join(", ", folders)}.)";
         string detail = e.Message + (e.InnerException is null ? "" : " / " + e.InnerException.Message);
         return $"libtorch could not be loaded for {device}: {detail}{Environment.NewLine}" +
