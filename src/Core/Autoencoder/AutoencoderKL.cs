@@ -192,4 +192,11 @@ public sealed class AutoencoderKL : Module
             return decoder.forward(h).MoveToOuterDisposeScope();                    // [b, OutChannels, h*f, w*f]
         });
     }
+
+    /// <summary>Disposes the weights and, at once, the native module of every layer (<see cref="NativeModuleRelease"/>).</summary>
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing) NativeModuleRelease.Dispose(this, () => base.Dispose(true));
+        else base.Dispose(false);
+    }
 }

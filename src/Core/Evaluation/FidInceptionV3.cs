@@ -192,4 +192,11 @@ public sealed class FidInceptionV3 : Module<Tensor, Tensor>
         if (features.dim() != 2 || features.shape[1] != FeatureDim)
             throw new ArgumentException($"Expected pool3 features [B, {FeatureDim}]; got [{string.Join(", ", features.shape)}].", nameof(features));
     }
+
+    /// <summary>Disposes the weights and, at once, the native module of every layer (<see cref="NativeModuleRelease"/>).</summary>
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing) NativeModuleRelease.Dispose(this, () => base.Dispose(true));
+        else base.Dispose(false);
+    }
 }

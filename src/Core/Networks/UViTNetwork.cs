@@ -190,4 +190,11 @@ public sealed class UViTNetwork : Module
 
     /// <summary>Number of parameters (elements of every state-dict tensor).</summary>
     public long ParameterCount => parameters().Sum(t => t.numel());
+
+    /// <summary>Disposes the weights and, at once, the native module of every layer (<see cref="NativeModuleRelease"/>).</summary>
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing) NativeModuleRelease.Dispose(this, () => base.Dispose(true));
+        else base.Dispose(false);
+    }
 }

@@ -8,6 +8,7 @@ using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 using static TorchSharp.torch.nn;
+using UViT.MLNet.Core.Runtime;
 
 namespace UViT.MLNet.Core.Text;
 
@@ -115,5 +116,12 @@ public sealed class ClipTextModel : Module<Tensor, Tensor>
         long min = minimum.item<long>(), max = maximum.item<long>();
         if (min < 0 || max >= Config.VocabSize)
             throw new ArgumentException($"input_ids holds ids in [{min}, {max}]; the vocabulary has {Config.VocabSize} entries.", nameof(inputIds));
+    }
+
+    /// <summary>Disposes the weights and, at once, the native module of every layer (<see cref="NativeModuleRelease"/>).</summary>
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing) NativeModuleRelease.Dispose(this, () => base.Dispose(true));
+        else base.Dispose(false);
     }
 }

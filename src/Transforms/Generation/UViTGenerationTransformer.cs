@@ -167,8 +167,7 @@ public sealed class UViTGenerationTransformer : BatchMappingTransformer<Generati
             if (batchSize < 1) throw new InvalidDataException($"The model zip's U-ViT generation entry has batch size {batchSize}.");
             reader.LoadStream(RawWeightsStream, s => raw = WeightStream.Read(s, RawWeightsStream));
             reader.LoadStream(EmaWeightsStream, s => emaState = WeightStream.Read(s, EmaWeightsStream));
-            CheckShapes(config, raw!, RawWeightsStream);
-            CheckShapes(config, emaState!, EmaWeightsStream);
+            CheckShapes(config, (raw!, RawWeightsStream), (emaState!, EmaWeightsStream));
             var device = TorchRuntime.ParseDevice(ContextSettings.Device(environment));   // never stored: the loading MLContext chooses
             var network = new UViTNetwork(config, device) { UseFusedAttention = fused };
             var ema = new UViTNetwork(config, device) { UseFusedAttention = fused };
@@ -206,17 +205,21 @@ public sealed class UViTGenerationTransformer : BatchMappingTransformer<Generati
         return count;
     }
 
-    /// <summary>Refuses weights whose keys or shapes do not fit <paramref name="config"/>, using a network on the meta device (no memory).</summary>
-    private static void CheckShapes(UViTConfig config, IReadOnlyDictionary<string, Tensor> state, string name)
+    /// <summary>Refuses weights whose keys or shapes do not fit <paramref name="config"/>, using one network on the meta device
+    /// (no memory; one build for all the weight sets, as every network built costs a little native memory in TorchSharp 0.107).</summary>
+    private static void CheckShapes(UViTConfig config, params (IReadOnlyDictionary<string, Tensor> State, string Name)[] weightSets)
     {
         using var shapes = new UViTNetwork(config, device: new Device(TorchSharp.DeviceType.META));
-        try
+        foreach (var (state, name) in weightSets)
         {
-            StateDictLoader.Check(shapes, state, strict: true, name);
-        }
-        catch (CheckpointMismatchException e)
-        {
-            throw new InvalidDataException($"The model zip's network configuration does not match its '{name}' weights: {e.Message}", e);
+            try
+            {
+                StateDictLoader.Check(shapes, state, strict: true, name);
+            }
+            catch (CheckpointMismatchException e)
+            {
+                throw new InvalidDataException($"The model zip's network configuration does not match its '{name}' weights: {e.Message}", e);
+            }
         }
     }
 

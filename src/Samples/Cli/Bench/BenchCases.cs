@@ -200,10 +200,11 @@ internal static class BenchCases
     }
 
     /// <summary>
-    /// Checkpoint and model-file churn (issue #18): each cycle trains a few steps, saves a checksummed checkpoint (keeping the
-    /// previous one), loads it back, saves and reloads a model zip, and generates two images from the reloaded weights. The saves and loads themselves leak nothing; building a
-    /// network of this config leaks 3 handles inside TorchSharp 0.107's module constructors (Conv2d's leaks one; measured), and
-    /// a cycle builds 6 (2 for the generator, 2 on the meta device and 2 real ones in the zip load): live tensors grow by 18.
+    /// Checkpoint and model-file churn (issue #18): each cycle trains <paramref name="stepsPerCycle"/> steps, saves a checksummed
+    /// checkpoint (keeping the previous one), loads it back, saves and reloads a model zip, and generates two images from the
+    /// reloaded weights. A cycle builds 5 networks (2 copies for the generator, 1 on the meta device to check the zip's shapes,
+    /// 2 loaded), and every network built costs TorchSharp 0.107 about 3.7 KB that it never frees (docs/reliability.md), so
+    /// short cycles measure that residue and long ones what a training run sees.
     /// </summary>
     /// <param name="cycles">Timed cycles, or the most cycles when <paramref name="duration"/> is set.</param>
     /// <param name="duration">Run for this long instead (issue #18's one-hour soak), reporting every <paramref name="reportEvery"/>.</param>
@@ -234,6 +235,7 @@ internal static class BenchCases
             Cycle();
             Cycle();                                                                                    // warm-up: optimiser state, caches
             var (_, afterWarmup) = BenchMachine.ResidentMiB();
+            double? heapAfterWarmup = BenchMachine.NativeHeapInUseMiB();
             long liveAfterWarmup = DisposeScopeManager.Statistics.ThreadTotalLiveCount;
             long maxLiveGrowth = 0;
             var clock = Stopwatch.StartNew();
@@ -260,6 +262,7 @@ internal static class BenchCases
                         ["rss_after_gc_mib"] = Math.Round(afterGc, 1),
                         ["live_tensor_growth"] = DisposeScopeManager.Statistics.ThreadTotalLiveCount - liveAfterWarmup,
                         ["managed_heap_mib"] = Math.Round(GC.GetTotalMemory(forceFullCollection: false) / 1048576.0, 1),   // RSS growth that is not .NET's
+                        ["native_heap_growth_mib"] = NativeHeapGrowth(heapAfterWarmup),   // still-allocated native memory: the leak signal
                     });
                 }
             }
@@ -273,6 +276,8 @@ internal static class BenchCases
                 ["rss_after_warmup_mib"] = Math.Round(afterWarmup, 1), ["rss_end_mib"] = Math.Round(end, 1), ["rss_peak_mib"] = Math.Round(peak, 1),
                 ["rss_growth_percent"] = Math.Round(100 * (end / afterWarmup - 1), 2), ["max_live_tensor_growth"] = maxLiveGrowth,
                 ["live_tensor_growth_per_cycle"] = Math.Round((double)maxLiveGrowth / Math.Max(1, cycles), 1),
+                ["native_heap_growth_mib"] = NativeHeapGrowth(heapAfterWarmup),
+                ["native_heap_growth_kib_per_cycle"] = NativeHeapGrowth(heapAfterWarmup) is double g ? Math.Round(1024 * g / Math.Max(1, cycles), 2) : "n/a",
             };
         }
         finally
@@ -280,4 +285,8 @@ internal static class BenchCases
             Directory.Delete(folder, recursive: true);
         }
     }
+
+    /// <summary>Native heap in use now minus <paramref name="baseline"/>, in MiB, or "n/a" off glibc.</summary>
+    private static object NativeHeapGrowth(double? baseline) =>
+        BenchMachine.NativeHeapInUseMiB() is double now && baseline is double start ? Math.Round(now - start, 2) : "n/a";
 }

@@ -41,4 +41,33 @@ internal static class BenchMachine
             return (0, 0);
         }
     }
+
+    /// <summary>
+    /// Bytes glibc's main heap has handed out and not had back (mallinfo2's uordblks), in MiB; null off glibc. Unlike resident
+    /// memory this does not count freed-but-kept pages, so a rise is native memory that is still allocated: a leak when it keeps
+    /// rising (libtorch's tensor storage above 128 KiB is mmap'ed and not counted here).
+    /// </summary>
+    public static double? NativeHeapInUseMiB()
+    {
+        if (!OperatingSystem.IsLinux()) return null;
+        try
+        {
+            return mallinfo2().InUse / 1048576.0;
+        }
+        catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException)
+        {
+            return null;   // musl and other C libraries without mallinfo2
+        }
+    }
+
+    [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "mallinfo2")]
+    private static extern MallInfo2 mallinfo2();
+
+    /// <summary>glibc's struct mallinfo2 (all size_t).</summary>
+    [System.Runtime.InteropServices.StructLayout(System.Runtime.InteropServices.LayoutKind.Sequential)]
+    private readonly struct MallInfo2
+    {
+        private readonly nuint Arena, OrdBlks, SmBlks, HBlks, HBlkHd, UsmBlks, FsmBlks, UordBlks, FordBlks, KeepCost;
+        public ulong InUse => UordBlks;
+    }
 }

@@ -14,6 +14,7 @@ internal static class BenchCommand
     {
         var cases = new Option<string[]>("--cases") { Description = "Any of: matmul, train, sample, pipeline (also prints mnist_train), mnist_generate, memory; contention and soak are not in the default set.", DefaultValueFactory = _ => DefaultCases, AllowMultipleArgumentsPerToken = true };
         var soakCycles = new Option<int>("--soak-cycles") { Description = "Cycles of the soak case (train, checkpoint, reload, model zip, reload, generate).", DefaultValueFactory = _ => 50 };
+        var soakSteps = new Option<int>("--soak-steps") { Description = "Training steps per soak cycle (2: churn of checkpoints and model files; a few hundred: what a training run that checkpoints and previews sees).", DefaultValueFactory = _ => 2 };
         var soakMinutes = new Option<double?>("--minutes") { Description = "Run the soak case for this many minutes instead of --soak-cycles cycles, printing a soak_progress line every minute." };
         var threads = new Option<int?>("--threads") { Description = "libtorch CPU threads (default: the physical cores, or OMP_NUM_THREADS)." };
         var trainSteps = new Option<int>("--train-steps") { Description = "Timed steps of the train case (after a warm-up step on 4 images); one step of U-ViT-S/2 at batch 32 takes ~20-30 s on 2 cores.", DefaultValueFactory = _ => 3 };
@@ -28,7 +29,7 @@ internal static class BenchCommand
         var memorySteps = new Option<int>("--memory-steps") { Description = "Steps of the memory case.", DefaultValueFactory = _ => 200 };
         var command = new Command("bench", "Measure training and sampling speed against this machine's GEMM rate (sampled around every timed step), ML.NET overhead, memory and contention; prints JSON lines.")
         {
-            cases, threads, trainSteps, sampleRuns, pipelinePairs, pipelineSteps, generateBatch, generateRuns, unprotectedPair, device, dtype, memorySteps, soakCycles, soakMinutes,
+            cases, threads, trainSteps, sampleRuns, pipelinePairs, pipelineSteps, generateBatch, generateRuns, unprotectedPair, device, dtype, memorySteps, soakCycles, soakSteps, soakMinutes,
         };
         command.SetAction(parse => CliErrors.Run(() =>
         {
@@ -63,9 +64,10 @@ internal static class BenchCommand
             {
                 double? minutes = parse.GetValue(soakMinutes);
                 if (minutes is { } m && !(m > 0 && m <= 7 * 24 * 60)) throw new ArgumentException($"--minutes must be above 0 and at most a week; got {m}.");
+                int stepsPerCycle = Positive(parse.GetValue(soakSteps), "--soak-steps");
                 Emit(minutes is { } span
-                    ? BenchCases.Soak(int.MaxValue, stepsPerCycle: 2, batch: 16, TimeSpan.FromMinutes(span), TimeSpan.FromMinutes(1), Emit)
-                    : BenchCases.Soak(Positive(parse.GetValue(soakCycles), "--soak-cycles"), stepsPerCycle: 2, batch: 16));
+                    ? BenchCases.Soak(int.MaxValue, stepsPerCycle, batch: 16, TimeSpan.FromMinutes(span), TimeSpan.FromMinutes(1), Emit)
+                    : BenchCases.Soak(Positive(parse.GetValue(soakCycles), "--soak-cycles"), stepsPerCycle, batch: 16));
             }
             return 0;
         }));
