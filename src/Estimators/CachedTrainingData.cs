@@ -31,6 +31,7 @@ internal sealed class CachedTrainingData : ITrainingBatches
     public int Size => _cache.Header.Height;
     public int ClassCount => _cache.Header.ClassNames?.Count ?? 0;
     public IReadOnlyList<string> ClassNames => _cache.Header.ClassNames ?? [];
+    public string? Fingerprint => null;
 
     public (Tensor X0, Tensor? Labels) Batch(Tensor rows, Generator random) => _cache.SampleBatch(rows.data<long>().ToArray(), random);
 

@@ -1,7 +1,7 @@
-// Reads the trainer's input columns once into tensors, validating types, sizes and values on the way.
+// Reads the trainer's image (and label) columns once, into tensors or into a training store on disk (TrainingStorage), and
+// holds them in memory when they fit: the in-memory training set.
 using Microsoft.ML;
 using Microsoft.ML.Data;
-using UViT.MLNet.Transforms.Generation;
 using static TorchSharp.torch;
 
 namespace UViT.MLNet.Estimators;
@@ -14,13 +14,15 @@ internal sealed class TrainingData : ITrainingBatches
     public int Channels { get; }
     public int Size { get; }
     /// <summary>Number of classes (key cardinality) or 0 without labels.</summary>
-    public int ClassCount { get; }
+    public int ClassCount => ClassNames.Count;
     public IReadOnlyList<string> ClassNames { get; }
     public long Count => Images.shape[0];
 
-    private TrainingData(Tensor images, Tensor? labels, int channels, int size, int classCount, IReadOnlyList<string> classNames)
+    public string Fingerprint { get; }
+
+    private TrainingData(Tensor images, Tensor? labels, int channels, int size, IReadOnlyList<string> classNames, string fingerprint)
     {
-        (Images, Labels, Channels, Size, ClassCount, ClassNames) = (images, labels, channels, size, classCount, classNames);
+        (Images, Labels, Channels, Size, ClassNames, Fingerprint) = (images, labels, channels, size, classNames, fingerprint);
     }
 
     /// <summary>The (C, S) an image column describes, or an exception naming the column and the type found.</summary>
@@ -59,59 +61,25 @@ internal sealed class TrainingData : ITrainingBatches
         return names;
     }
 
-    /// <summary>Reads the image column, and the label column when <paramref name="readLabels"/> (text models read contexts instead).</summary>
-    public static TrainingData Read(IDataView data, UViTTrainerOptions options, bool readLabels = true)
+    /// <summary>
+    /// Reads the image column, and the label column when <paramref name="readLabels"/> (text models read contexts instead),
+    /// into memory or, as <paramref name="storage"/> decides, into a training store on disk.
+    /// </summary>
+    public static ITrainingBatches Read(IDataView data, UViTTrainerOptions options, TrainingStorage storage, bool readLabels = true)
     {
         var (channels, size) = ImageShape(data.Schema, options.ImageColumnName);
         var classNames = readLabels ? LabelClasses(data.Schema, options.LabelColumnName) : null;
-        var imageColumn = data.Schema[options.ImageColumnName];
-        var columns = new List<DataViewSchema.Column> { imageColumn };
-        if (classNames is not null) columns.Add(data.Schema[options.LabelColumnName]);
-        var (scale, offset) = PixelRanges.ToModel(options.InputRange);
         int perImage = channels * size * size;
-        var rows = new List<float[]>();   // one array per image: no per-value list growth or enumerator on the hot path
-        var labels = new List<long>();
-        using (var cursor = data.GetRowCursor(columns))
-        {
-            var getImage = cursor.GetGetter<VBuffer<float>>(imageColumn);
-            ValueGetter<uint>? getLabel = classNames is null ? null : cursor.GetGetter<uint>(data.Schema[options.LabelColumnName]);
-            VBuffer<float> image = default;
-            uint key = 0;
-            while (cursor.MoveNext())
-            {
-                options.CancellationToken.ThrowIfCancellationRequested();
-                getImage(ref image);
-                if (image.Length != perImage)
-                    throw new InvalidDataException($"Row {cursor.Position}: image column '{options.ImageColumnName}' has {image.Length} values; expected {perImage}.");
-                var row = new float[perImage];
-                image.CopyTo(row);
-                for (int k = 0; k < row.Length; k++)
-                {
-                    float v = row[k];
-                    if (!float.IsFinite(v)) throw new InvalidDataException($"Row {cursor.Position}: image column '{options.ImageColumnName}' holds {v}.");
-                    row[k] = v * scale + offset;
-                }
-                rows.Add(row);
-                if (getLabel is not null)
-                {
-                    getLabel(ref key);
-                    if (key == 0) throw new InvalidDataException($"Row {cursor.Position}: label column '{options.LabelColumnName}' is missing (key value 0).");
-                    labels.Add(key - 1);
-                }
-            }
-        }
-        int n = rows.Count;
-        if (n == 0) throw new ArgumentException("The training data has no rows.");
+        var rows = TrainingRows.Images(data, options, perImage, labels: classNames is not null);
+        var collected = storage.Collect(rows, "images", [channels, size, size], classNames, rowTable: false);
+        if (collected.Store is { } store) return new StoredTrainingData(store);
+        var held = collected.Rows!;
+        int n = held.Count;
         var pixels = new float[(long)n * perImage];
-        for (int i = 0; i < n; i++) rows[i].CopyTo(pixels, (long)i * perImage);
+        for (int i = 0; i < n; i++) held[i].Values.CopyTo(pixels, (long)i * perImage);
         var images = tensor(pixels, [n, channels, size, size]);
-        // A range check catches a wrong InputRange for pixels; Symmetric values pass unchanged and may be latents
-        // (roughly unit variance, not bounded by 1), so they are not checked.
-        double low = images.min().item<float>(), high = images.max().item<float>();
-        if (options.InputRange != PixelRange.Symmetric && (low < -1.5 || high > 1.5))
-            throw new InvalidDataException($"Image values map to [{low:F2}, {high:F2}] in model space, far outside [-1, 1]: is InputRange ({options.InputRange}) right for column '{options.ImageColumnName}'?");
-        var labelTensor = classNames is null ? null : tensor(labels.ToArray());
-        return new TrainingData(images, labelTensor, channels, size, classNames?.Count ?? 0, classNames ?? []);
+        var labelTensor = classNames is null ? null : tensor(held.Select(r => (long)r.Label).ToArray());
+        return new TrainingData(images, labelTensor, channels, size, classNames ?? [], collected.Fingerprint);
     }
 
     /// <summary>The stored rows; deterministic, so <paramref name="random"/> is not drawn from.</summary>

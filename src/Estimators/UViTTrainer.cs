@@ -1,4 +1,5 @@
-// The U-ViT trainer as an ML.NET estimator: Fit reads images (and labels), trains with the official objective and
+// The U-ViT trainer as an ML.NET estimator: Fit reads images (and labels or text contexts; in memory, or past a budget
+// into a training store on disk), trains with the official objective and
 // recipe (src/Core/Training), checkpoints and resumes, and returns the generation transformer.
 using System.Diagnostics;
 using Microsoft.ML;
@@ -80,11 +81,12 @@ public sealed class UViTTrainer : IEstimator<UViTGenerationTransformer>
         long seed = _options.Seed ?? ContextSettings.Seed(_environment) ?? 0;
         var clock = Stopwatch.StartNew();
 
-        using var contexts = TrainingContexts.Read(input, _options);
+        using var storage = new TrainingStorage(_options);                                  // disposed last: deletes the store files
+        using var contexts = TrainingContexts.Read(input, _options, storage);
         if (contexts is not null && input.Schema.GetColumnOrNull(_options.LabelColumnName) is not null && _options.MomentsCachePath is null)
             throw new ArgumentException($"The input has both a label column '{_options.LabelColumnName}' and a context column '{_options.ContextColumnName}'; a U-ViT is " +
                                         "conditioned on one of them. Drop one (mlContext.Transforms.DropColumns) or point its option at another name.");
-        using ITrainingBatches data = _options.MomentsCachePath is { } cache ? new CachedTrainingData(cache) : TrainingData.Read(input, _options, readLabels: contexts is null);
+        using ITrainingBatches data = _options.MomentsCachePath is { } cache ? new CachedTrainingData(cache) : TrainingData.Read(input, _options, storage, readLabels: contexts is null);
         if (contexts is not null && contexts.Count != data.Count)
             throw new ArgumentException($"Context column '{_options.ContextColumnName}' has {contexts.Count} rows but the training images number {data.Count}" +
                                         (_options.MomentsCachePath is null ? "." : $" (moments cache '{_options.MomentsCachePath}'): build the cache from the same rows."));
@@ -101,14 +103,15 @@ public sealed class UViTTrainer : IEstimator<UViTGenerationTransformer>
         string condition = contexts is not null ? $"{contexts.CaptionCount} text contexts [{contexts.Tokens}, {contexts.Width}]" : $"{data.ClassCount} classes";
         channel.Info(MessageSensitivity.None, $"U-ViT: {data.Count} images {data.Channels}x{data.Size}x{data.Size}, {condition}; " +
                                              $"network D {config.EmbedDim}, depth {config.Depth}, patch {config.PatchSize}, {network.ParameterCount:N0} parameters; " +
-                                             $"{(network.UseFusedAttention ? "fused" : "plain")} attention, {recipe.Schedule}, lr {recipe.LearningRate}, batch {_options.BatchSize}, device {device}, {TorchSharp.torch.get_num_threads()} threads.");
+                                             $"{(network.UseFusedAttention ? "fused" : "plain")} attention, {recipe.Schedule}, lr {recipe.LearningRate}, batch {_options.BatchSize}, device {device}, {TorchSharp.torch.get_num_threads()} threads; " +
+                                             $"data {(data is StoredTrainingData || contexts is StoredTrainingContexts ? "in a training store on disk" : "in memory")}.");
 
         long batch = Math.Min(_options.BatchSize, data.Count);
         long stepsPerEpoch = Math.Max(1, data.Count / batch);
         long totalSteps = _options.MaxSteps ?? (_options.Epochs ?? 1) * stepsPerEpoch;
         string? checkpoint = _options.CheckpointDirectory is null ? null : Path.Combine(_options.CheckpointDirectory, CheckpointFile);
         string? previous = _options.CheckpointDirectory is null ? null : Path.Combine(_options.CheckpointDirectory, PreviousCheckpointFile);
-        var identity = RunIdentity.Of(data.Count, batch, recipe);
+        var identity = RunIdentity.Of(data.Count, batch, recipe, data.Fingerprint, contexts?.Fingerprint);
         if (checkpoint is not null && _options.Resume) Resume(session, checkpoint, previous!, identity, channel);
         void Save() => session.SaveCheckpoint(checkpoint!, identity, previous);
 

@@ -15,6 +15,17 @@ namespace UViT.MLNet.Estimators;
 /// <param name="Elapsed">Wall time since Fit started.</param>
 public sealed record TrainingProgress(long Step, long TotalSteps, float Loss, double LearningRate, TimeSpan Elapsed);
 
+/// <summary>Where <see cref="UViTTrainer"/> keeps the training images and text contexts while it trains.</summary>
+public enum TrainingDataStore
+{
+    /// <summary>In memory while they fit in <see cref="UViTTrainerOptions.InMemoryDataLimitBytes"/>, else in a store file on disk.</summary>
+    Auto,
+    /// <summary>Always in memory (the data must fit in RAM, twice over while it is read).</summary>
+    Memory,
+    /// <summary>Always in a store file on disk, read batch by batch.</summary>
+    Disk,
+}
+
 /// <summary>Settings of <see cref="UViTTrainer"/>.</summary>
 public sealed class UViTTrainerOptions
 {
@@ -30,6 +41,22 @@ public sealed class UViTTrainerOptions
     /// The file is read batch by batch, so it need not fit in memory. Null (default): train on <see cref="ImageColumnName"/>.
     /// </summary>
     public string? MomentsCachePath { get; set; }
+    /// <summary>
+    /// Where the images and text contexts are kept while training. Auto (default): in memory up to
+    /// <see cref="InMemoryDataLimitBytes"/>; past it, Fit moves the rows read so far into a training store file and streams the
+    /// rest there, then reads it batch by batch (same batches, same model, bit for bit). A store is written once per Fit from
+    /// one pass over the input and deleted when Fit returns.
+    /// </summary>
+    public TrainingDataStore TrainingDataStore { get; set; } = TrainingDataStore.Auto;
+    /// <summary>The most bytes of training data (float32 images plus text contexts) Auto keeps in memory; default 2 GiB. The
+    /// in-memory path's peak is a few times the data (measured: about 3.5x for 586 MB of images), so this budgets the data,
+    /// not the process.</summary>
+    public long InMemoryDataLimitBytes { get; set; } = 2L << 30;
+    /// <summary>
+    /// Folder of the training store files (training-images.store, training-contexts.store; deleted when Fit returns). Null
+    /// (default): <see cref="CheckpointDirectory"/> when set, else a new folder under the system temp folder.
+    /// </summary>
+    public string? TrainingStoreDirectory { get; set; }
     /// <summary>A key-typed label column; when the input has no column of this name (and no context column) the model is unconditional.</summary>
     public string LabelColumnName { get; set; } = UViTColumns.Label;
     /// <summary>

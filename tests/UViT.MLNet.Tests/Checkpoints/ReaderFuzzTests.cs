@@ -187,6 +187,35 @@ public sealed class ReaderFuzzTests
     }
 
     [TestMethod]
+    public void TrainingStore()
+    {
+        string images = NewPath("images.store"), contexts = NewPath("contexts.store");
+        using (var writer = new TrainingStoreWriter(images, [1, 2, 2], ["cat", "dog"]))
+        {
+            for (int i = 0; i < 3; i++) writer.AppendRow([i, 1, 2, 3], i % 2);
+            writer.Commit();
+        }
+        using (var writer = new TrainingStoreWriter(contexts, [2, 2], rowTable: true))
+        {
+            writer.AppendRow([1, 2, 3, 4, 5, 6, 7, 8]);
+            writer.AppendRow([9, 8, 7, 6]);
+            writer.Commit();
+        }
+        static void Read(string path)
+        {
+            using var store = Core.Training.TrainingStore.Open(path);
+            for (long row = 0; row < Math.Min(store.Count, 4); row++)
+            {
+                var (first, count) = store.Items(row);
+                store.ReadItems([.. Enumerable.Range(0, (int)Math.Min(count, 4)).Select(k => first + k)]).Dispose();
+                if (store.Header.HasLabels) store.ReadLabels([row]).Dispose();
+            }
+        }
+        Fuzz(File.ReadAllBytes(images), images, 3000, Read, typeof(InvalidDataException));
+        Fuzz(File.ReadAllBytes(contexts), contexts, 3000, Read, typeof(InvalidDataException));
+    }
+
+    [TestMethod]
     public void TrainingCheckpoint()
     {
         var config = new UViTConfig { ImageSize = 4, PatchSize = 2, InChannels = 1, EmbedDim = 8, Depth = 2, NumHeads = 2, NumClasses = 3 };

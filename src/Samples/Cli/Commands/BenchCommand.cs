@@ -12,7 +12,7 @@ internal static class BenchCommand
 
     public static Command Create()
     {
-        var cases = new Option<string[]>("--cases") { Description = "Any of: matmul, train, sample, pipeline (also prints mnist_train), mnist_generate, memory; contention and soak are not in the default set.", DefaultValueFactory = _ => DefaultCases, AllowMultipleArgumentsPerToken = true };
+        var cases = new Option<string[]>("--cases") { Description = "Any of: matmul, train, sample, pipeline (also prints mnist_train), mnist_generate, memory; contention, soak and store (store_fit is its child run) are not in the default set.", DefaultValueFactory = _ => DefaultCases, AllowMultipleArgumentsPerToken = true };
         var soakCycles = new Option<int>("--soak-cycles") { Description = "Cycles of the soak case (train, checkpoint, reload, model zip, reload, generate).", DefaultValueFactory = _ => 50 };
         var soakSteps = new Option<int>("--soak-steps") { Description = "Training steps per soak cycle (2: churn of checkpoints and model files; a few hundred: what a training run that checkpoints and previews sees).", DefaultValueFactory = _ => 2 };
         var soakMinutes = new Option<double?>("--minutes") { Description = "Run the soak case for this many minutes instead of --soak-cycles cycles, printing a soak_progress line every minute." };
@@ -27,9 +27,13 @@ internal static class BenchCommand
         var device = new Option<string>("--device") { Description = "cpu, cuda or cuda:N for the train, sample, mnist_generate cases and the GEMM yardstick (the others run on the CPU).", DefaultValueFactory = _ => "cpu" };
         var dtype = new Option<string>("--dtype") { Description = "Weights dtype of the sampling cases (sample, mnist_generate): float32, float16 or bfloat16. Training is fp32 (no autocast in TorchSharp 0.107).", DefaultValueFactory = _ => "float32" };
         var memorySteps = new Option<int>("--memory-steps") { Description = "Steps of the memory case.", DefaultValueFactory = _ => 200 };
+        var storeImages = new Option<int[]>("--store-images") { Description = "Synthetic 32x32 RGB images of the store case's runs (store_fit: the first).", DefaultValueFactory = _ => [5000, 50000], AllowMultipleArgumentsPerToken = true };
+        var storeSteps = new Option<int>("--store-steps") { Description = "Training steps (batch 64) of each store case run.", DefaultValueFactory = _ => 300 };
+        var storeMode = new Option<string>("--store-mode") { Description = "Where store_fit keeps the training data: disk or memory (the store case runs both).", DefaultValueFactory = _ => "disk" };
         var command = new Command("bench", "Measure training and sampling speed against this machine's GEMM rate (sampled around every timed step), ML.NET overhead, memory and contention; prints JSON lines.")
         {
             cases, threads, trainSteps, sampleRuns, pipelinePairs, pipelineSteps, generateBatch, generateRuns, unprotectedPair, device, dtype, memorySteps, soakCycles, soakSteps, soakMinutes,
+            storeImages, storeSteps, storeMode,
         };
         command.SetAction(parse => CliErrors.Run(() =>
         {
@@ -60,6 +64,14 @@ internal static class BenchCommand
             if (wanted.Contains("mnist_generate")) Emit(BenchCases.MnistGenerate(Positive(parse.GetValue(generateBatch), "--generate-batch"), Positive(parse.GetValue(generateRuns), "--generate-runs"), gemm, onDevice, weightsType));
             if (wanted.Contains("memory")) Emit(BenchCases.Memory(parse.GetValue(memorySteps), batch: 32));
             if (wanted.Contains("contention")) Emit(Contention.Run(parse.GetValue(generateBatch), Positive(parse.GetValue(generateRuns), "--generate-runs"), parse.GetValue(unprotectedPair)));
+            if (wanted.Contains("store") || wanted.Contains("store_fit"))
+            {
+                var sizes = parse.GetValue(storeImages)!;
+                if (sizes.Length == 0 || sizes.Any(n => n < 1)) throw new ArgumentException($"--store-images must list positive counts; got [{string.Join(", ", sizes)}].");
+                int steps = Positive(parse.GetValue(storeSteps), "--store-steps");
+                if (wanted.Contains("store_fit")) Emit(StoreBench.Fit(sizes[0], parse.GetValue(storeMode)!, steps));
+                else Emit(StoreBench.Run(sizes, steps, Console.WriteLine));
+            }
             if (wanted.Contains("soak"))
             {
                 double? minutes = parse.GetValue(soakMinutes);

@@ -42,10 +42,11 @@ internal static class TrainCommand
         var depth = new Option<int?>("--depth") { Description = "Network depth (default network only)." };
         var patch = new Option<int?>("--patch-size") { Description = "Patch size (default network only)." };
         var attention = new Option<AttentionKernel>("--attention") { Description = "Auto (fused on GPUs and from 100 tokens, else plain), Fused (scaled_dot_product_attention) or Plain (the official math; faster on CPU below ~100 tokens).", DefaultValueFactory = _ => AttentionKernel.Auto };
+        var dataStore = new Option<TrainingDataStore>("--data-store") { Description = "Where the training images are kept: Auto (in memory up to 2 GiB of float32 values, else in a store file in OUTPUT/checkpoint, deleted at the end), Memory or Disk.", DefaultValueFactory = _ => TrainingDataStore.Auto };
 
         var command = new Command("train", "Train a class-conditional U-ViT through the ML.NET pipeline, save model.zip, reload it and write a sample grid.")
         {
-            data, size, grayscale, steps, minutes, batch, output, device, seed, resume, force, checkpointEvery, perClass, threads, schedule, learningRate, width, depth, patch, attention,
+            data, size, grayscale, steps, minutes, batch, output, device, seed, resume, force, checkpointEvery, perClass, threads, schedule, learningRate, width, depth, patch, attention, dataStore,
         };
         sampling.AddTo(command);
         command.SetAction(parse => CliErrors.Run(() =>
@@ -76,6 +77,7 @@ internal static class TrainCommand
                 Seed = parse.GetValue(seed),
                 Device = parse.GetValue(device)!,
                 CheckpointDirectory = checkpointFolder,
+                TrainingDataStore = parse.GetValue(dataStore),
                 CheckpointInterval = parse.GetValue(checkpointEvery),
                 Resume = parse.GetValue(resume),
                 Sampling = samplingSettings,
