@@ -92,6 +92,19 @@ public static class StateDictFile
         AtomicFile.Write(path, stream => Safetensors.SaveStateDict(stream, contiguous, leaveOpen: true));
     }
 
+    /// <summary>
+    /// Writes a state dict as a <c>torch.save</c> zip archive (what the official code's <c>torch.save(nnet.state_dict(), ...)</c>
+    /// writes and <c>torch.load</c> reads), atomically. Each tensor is a detached, contiguous CPU copy with its own storage.
+    /// </summary>
+    public static void WriteTorchZip(string path, IReadOnlyDictionary<string, Tensor> state)
+    {
+        TorchRuntime.EnsureLoaded();
+        using var scope = NewDisposeScope();                        // the CPU copies
+        var table = new Hashtable(state.Count);
+        foreach (var (key, tensor) in state) table[key] = tensor.detach().cpu().contiguous().clone();   // storage offset 0
+        AtomicFile.Write(path, stream => PyTorchPickler.PickleStateDict(stream, table, leaveOpen: true));
+    }
+
     /// <summary>The flat <c>name -> tensor</c> dict of a torch.save file's top-level dict, unwrapping a container.</summary>
     private static Dictionary<string, Tensor> Flatten(Hashtable table, string path)
     {
