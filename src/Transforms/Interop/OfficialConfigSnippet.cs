@@ -16,9 +16,7 @@ public static class OfficialConfigSnippet
         var text = new StringBuilder();
         text.AppendLine("# Values for an official U-ViT config (github.com/baofff/U-ViT, configs/*.py), written by `uvit export`.");
         text.AppendLine("# Paste them into get_config() of the config you train with, after its own assignments (keep its dataset paths);");
-        text.AppendLine(handOff.TrainScript is { } script
-            ? $"# train with {script} (it matches the {handOff.Schedule} noise schedule of this model)."
-            : $"# NOTE: the official code has no training script for this model ({handOff.Schedule} schedule); see config.json notes.");
+        if (handOff.TrainScript is { } script) text.AppendLine($"# train with {script} (it matches the {handOff.Schedule} noise schedule of this model).");
         foreach (string note in handOff.Notes) text.AppendLine("# NOTE: " + note);
         text.AppendLine("config.nnet = d(");
         foreach (var (name, value) in handOff.Nnet.Where(kv => kv.Value is not null)) text.AppendLine($"    {name}={Literal(value)},");

@@ -81,6 +81,12 @@ public static class OfficialExport
         string source = preset is not null
             ? $"the official recipe of {preset.Name} (this model has its architecture)"
             : $"the official recipe of {recipeOf} (the nearest official model; the model zip does not record the recipe it was trained with)";
+        double dropout = guided ? recipe.ConditionDropProbability : 0;
+        if (guided && dropout == 0)
+        {
+            dropout = 0.1;                                                              // ImageNet 64 trains without guidance
+            source += "; p_uncond 0.1 as the official guided H and MS-COCO models (the model has a null class)";
+        }
         if (preset is null) notes.Add("no official configuration has this architecture: start from the official config named in recipe.source and replace its nnet section.");
 
         OfficialLatent? latentInfo = null;
@@ -99,7 +105,7 @@ public static class OfficialExport
         {
             Nnet = nnet, Preset = preset?.Name, Schedule = schedule, TrainScript = script,
             Recipe = new OfficialRecipe(recipe.LearningRate, [recipe.Beta1, recipe.Beta2], recipe.WeightDecay, recipe.WarmupSteps, recipe.EmaRate,
-                                        guided ? recipe.ConditionDropProbability : 0, recipe.BatchSize, source),
+                                        dropout, recipe.BatchSize, source),
             NullClass = uvit.Generator.NullClass, ClassNames = [.. uvit.ClassNames], PixelRange = uvit.OutputRange,
             Sampling = OfficialSampling.From(uvit.Settings), Attention = uvit.Generator.Network.UseFusedAttention ? AttentionKernel.Fused : AttentionKernel.Plain, Latent = latentInfo, Notes = [.. notes],
         };
