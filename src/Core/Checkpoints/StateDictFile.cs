@@ -100,8 +100,8 @@ public static class StateDictFile
     {
         TorchRuntime.EnsureLoaded();
         using var scope = NewDisposeScope();                        // the CPU copies
-        var table = new Hashtable(state.Count);
-        foreach (var (key, tensor) in state) table[key] = tensor.detach().cpu().contiguous().clone();   // storage offset 0
+        var table = new OrderedTable();
+        foreach (var (key, tensor) in state) table.Append(key, tensor.detach().cpu().contiguous().clone());   // storage offset 0
         AtomicFile.Write(path, stream => PyTorchPickler.PickleStateDict(stream, table, leaveOpen: true));
     }
 
@@ -124,6 +124,25 @@ public static class StateDictFile
             result[(string)entry.Key] = tensor;
         }
         return result;
+    }
+
+    /// <summary>
+    /// The Hashtable PyBridge's pickler takes, enumerated in insertion order, so that the file lists the keys in the module's
+    /// order as <c>torch.save(nnet.state_dict())</c> does (a plain Hashtable would scramble them).
+    /// </summary>
+    private sealed class OrderedTable : Hashtable
+    {
+        private readonly System.Collections.Specialized.OrderedDictionary _ordered = new();
+
+        public void Append(string key, object value)
+        {
+            Add(key, value);
+            _ordered.Add(key, value);
+        }
+
+        public override ICollection Keys => _ordered.Keys;
+
+        public override IDictionaryEnumerator GetEnumerator() => _ordered.GetEnumerator();
     }
 
     private static FileStream OpenForRead(string path)
