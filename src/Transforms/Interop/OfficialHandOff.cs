@@ -53,7 +53,10 @@ public sealed record OfficialHandOff
 {
     /// <summary>The format tag of config.json.</summary>
     public const string CurrentFormat = "uvit-mlnet-official-handoff/1";
-    private static readonly JsonSerializerOptions Json = new() { WriteIndented = true, Converters = { new JsonStringEnumConverter() } };
+    private static readonly JsonSerializerOptions Json = new()
+    {
+        WriteIndented = true, Converters = { new JsonStringEnumConverter() }, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
+    };
 
     [JsonPropertyName("format")] public string Format { get; init; } = CurrentFormat;
     /// <summary>The official <c>config.nnet</c>: <c>name</c> (uvit or uvit_t2i) and the constructor arguments.</summary>

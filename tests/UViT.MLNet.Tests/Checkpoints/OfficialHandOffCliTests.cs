@@ -2,6 +2,9 @@
 // generates bit-identical images (EMA and raw weights); an official torch.save file (the fixture written by the official
 // code) goes through import and export keeping its keys and every bit of its tensors; a wrong or missing key is refused by name.
 using Microsoft.ML;
+using Microsoft.ML.Data;
+using UViT.MLNet.Tests.Autoencoder;
+using UViT.MLNet.Transforms.Latents;
 using UViT.MLNet.Core.Checkpoints;
 using UViT.MLNet.Core.Generation;
 using UViT.MLNet.Core.Networks;
@@ -82,6 +85,48 @@ public sealed class OfficialHandOffCliTests
         Assert.HasCount(4, original);
         foreach (string png in original)
             CollectionAssert.AreEqual(File.ReadAllBytes(png), File.ReadAllBytes(Path.Combine(root, "imported", Path.GetFileName(png))), Path.GetFileName(png));
+    }
+
+    [TestMethod]
+    public void ALatentModelRoundTripsWithItsAutoencoderGivenToImport()
+    {
+        string root = NewFolder(), zip = Path.Combine(root, "latent.zip"), exported = Path.Combine(root, "export"), imported = Path.Combine(root, "imported.zip");
+        string autoencoder = Fixtures.UViTPath(AutoencoderFixture.Files().WeightsFile);
+        var mlContext = new MLContext(seed: 1).RegisterUViT();
+        var autoencoderConfig = AutoencoderFixture.Config();
+        int latentSide = 4, factor = autoencoderConfig.DownsampleFactor;
+        var config = new UViTConfig { ImageSize = latentSide, PatchSize = 2, InChannels = autoencoderConfig.EmbedDim, EmbedDim = 16, Depth = 2, NumHeads = 2, NumClasses = 3 };
+        using (var uvit = new UViTGenerationTransformer(
+                   new UViTGenerator(new UViTNetwork(config, seed: 1), new UViTNetwork(config, seed: 2), NoiseScheduleKind.DiscreteSD, nullClass: 2),
+                   new SamplerSettings { Steps = 2, GuidanceScale = 0.5 }, PixelRange.Symmetric, batchSize: 2))
+        {
+            var requests = uvit.CreateRequests(mlContext, [(0, 1L)]);
+            using var decoder = mlContext.Transforms.DecodeLatents(autoencoder, autoencoder: autoencoderConfig).Fit(uvit.Transform(requests));
+            mlContext.Model.SaveAtomically(uvit.Append(decoder), requests.Schema, zip);
+        }
+        var (exit, log) = CliProcess.Run("export", zip, "--output", exported);
+        Assert.AreEqual(0, exit, log);
+        Assert.AreEqual("train_ldm_discrete.py", OfficialHandOff.Read(Path.Combine(exported, "config.json")).TrainScript);
+        (exit, log) = CliProcess.Run("import", exported, "--output", imported);
+        Assert.AreEqual(1, exit, "a latent model without its autoencoder must be refused: " + log);
+        StringAssert.Contains(log, "autoencoder");
+        (exit, log) = CliProcess.Run("import", exported, "--autoencoder", autoencoder, "--output", imported);
+        Assert.AreEqual(0, exit, log);
+
+        List<MLImage> Images(string path)
+        {
+            var context = new MLContext(seed: 0);
+            var model = context.LoadChecked(path, out _);
+            var uvit = ((IEnumerable<ITransformer>)model).OfType<UViTGenerationTransformer>().Single();
+            var images = model.Transform(uvit.CreateRequests(context, [(0, 5L), (1, 6L)])).ReadImages("DecodedImage");
+            foreach (var stage in (IEnumerable<ITransformer>)model) (stage as IDisposable)?.Dispose();
+            return images;
+        }
+        var before = Images(zip);
+        var after = Images(imported);
+        Assert.AreEqual(latentSide * factor, before[0].Width);
+        for (int i = 0; i < before.Count; i++)
+            CollectionAssert.AreEqual(before[i].Pixels.ToArray(), after[i].Pixels.ToArray(), $"decoded image {i} differs after export + import");
     }
 
     [TestMethod]
