@@ -1,5 +1,6 @@
 # One-off check (not in CI) that `uvit export` output works with the official U-ViT code (github baofff/U-ViT):
 #   python3 scripts/official-handoff-check.py OFFICIAL_REPO EXPORT_DIR [EXPORT_DIR...]
+# (HANDOFF_KEEP=DIR keeps the official work dir of the last folder in DIR: DIR/ckpts/0.ckpt, for `uvit import` to read back.)
 # For each folder: torch.load of nnet.pth and nnet_ema.pth, load_state_dict(strict=True) into the official UViT class built
 # from config.json's `nnet` with the official utils.get_nnet, then the resume step of docs/how-to/scale-out.md (official
 # utils.initialize_train_state + TrainState.save, read back with TrainState.resume) in a temporary work dir.
@@ -73,7 +74,8 @@ for folder in sys.argv[2:]:
     config = ConfigDict(nnet=ConfigDict(nnet_args),
                         optimizer=ConfigDict(name='adamw', lr=recipe['lr'], weight_decay=recipe['weight_decay'], betas=tuple(recipe['betas'])),
                         lr_scheduler=ConfigDict(name='customized', warmup_steps=recipe['warmup_steps']))
-    with tempfile.TemporaryDirectory() as workdir:
+    with tempfile.TemporaryDirectory() as temp:
+        workdir = os.environ.get('HANDOFF_KEEP') or temp
         state = utils.initialize_train_state(config, 'cpu')
         state.nnet.load_state_dict(torch.load(os.path.join(folder, 'nnet.pth'), map_location='cpu'), strict=True)
         state.nnet_ema.load_state_dict(torch.load(os.path.join(folder, 'nnet_ema.pth'), map_location='cpu'), strict=True)
