@@ -39,8 +39,9 @@ internal static class ImportCommand
             string? configPath = parse.GetValue(config)?.FullName ?? (folder && File.Exists(Path.Combine(given, OfficialExport.ConfigFile)) ? Path.Combine(given, OfficialExport.ConfigFile) : null);
             if (!File.Exists(ema)) throw new ArgumentException($"Checkpoint '{ema}' does not exist.");
             if (parse.GetValue(preset) is not null && parse.GetValue(config) is not null) throw new ArgumentException("Give --config or --preset, not both.");
-            if (parse.GetValue(heads) is not null && (configPath is not null || parse.GetValue(preset) is not null))
-                throw new ArgumentException("--num-heads describes a checkpoint without config.json or preset; it cannot be combined with them.");
+            bool byShapes = parse.GetValue(heads) is not null || parse.GetValue(schedule) is not null || parse.GetValue(nullClass) is not null;
+            if (byShapes && (configPath is not null || parse.GetValue(preset) is not null))
+                throw new ArgumentException("--num-heads, --schedule and --null-class describe a checkpoint without config.json or preset; they cannot be combined with them.");
             var spec = parse.GetValue(preset) is { } name ? OfficialModelSpec.FromPreset(Core.Networks.UViTPresets.Get(name))
                 : configPath is not null ? OfficialModelSpec.FromHandOff(OfficialHandOff.Read(configPath), configPath)
                 : OfficialModelSpec.FromShapes(ema, parse.GetValue(heads), parse.GetValue(schedule), parse.GetValue(nullClass));
