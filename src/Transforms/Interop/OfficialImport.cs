@@ -108,6 +108,7 @@ public static class OfficialImport
         var device = TorchRuntime.ParseDevice(ContextSettings.Device(mlContext));
         bool fused = AttentionKernels.UseFused(spec.Attention, config, device);
         UViTNetwork? ema = null, raw = null;
+        UViTGenerator? generator = null;
         UViTGenerationTransformer? uvit = null;
         try
         {
@@ -118,7 +119,7 @@ public static class OfficialImport
                 raw = new UViTNetwork(config, device) { UseFusedAttention = fused };
                 StateDictLoader.LoadFile(raw, rawPath);
             }
-            var generator = new UViTGenerator(raw ?? ema, ema, spec.Schedule, spec.NullClass);
+            generator = new UViTGenerator(raw ?? ema, ema, spec.Schedule, spec.NullClass);
             (ema, raw) = (null, null);                                                   // owned by the generator now
             uvit = new UViTGenerationTransformer(generator, spec.Sampling, spec.OutputRange, spec.ClassNames);
             var requests = uvit.Generator.ClassCount > 0 ? uvit.CreateRequests(mlContext, [(0, 0L)]) : uvit.CreateRequests(mlContext, [0L]);
@@ -130,9 +131,10 @@ public static class OfficialImport
         }
         catch
         {
-            uvit?.Dispose();
-            raw?.Dispose();
-            if (!ReferenceEquals(ema, raw)) ema?.Dispose();
+            if (uvit is not null) uvit.Dispose();                                       // it owns the generator, which owns the networks
+            else generator?.Dispose();
+            raw?.Dispose();                                                             // null once the generator owns them
+            ema?.Dispose();
             throw;
         }
     }
