@@ -92,6 +92,19 @@ public static class StateDictFile
         AtomicFile.Write(path, stream => Safetensors.SaveStateDict(stream, contiguous, leaveOpen: true));
     }
 
+    /// <summary>
+    /// Writes a state dict as a <c>torch.save</c> zip archive (what the official code's <c>torch.save(nnet.state_dict(), ...)</c>
+    /// writes and <c>torch.load</c> reads), atomically. Each tensor is a detached, contiguous CPU copy with its own storage.
+    /// </summary>
+    public static void WriteTorchZip(string path, IReadOnlyDictionary<string, Tensor> state)
+    {
+        TorchRuntime.EnsureLoaded();
+        using var scope = NewDisposeScope();                        // the CPU copies
+        var table = new OrderedTable();
+        foreach (var (key, tensor) in state) table.Append(key, tensor.detach().cpu().contiguous().clone());   // storage offset 0
+        AtomicFile.Write(path, stream => PyTorchPickler.PickleStateDict(stream, table, leaveOpen: true));
+    }
+
     /// <summary>The flat <c>name -> tensor</c> dict of a torch.save file's top-level dict, unwrapping a container.</summary>
     private static Dictionary<string, Tensor> Flatten(Hashtable table, string path)
     {
@@ -111,6 +124,25 @@ public static class StateDictFile
             result[(string)entry.Key] = tensor;
         }
         return result;
+    }
+
+    /// <summary>
+    /// The Hashtable PyBridge's pickler takes, enumerated in insertion order, so that the file lists the keys in the module's
+    /// order as <c>torch.save(nnet.state_dict())</c> does (a plain Hashtable would scramble them).
+    /// </summary>
+    private sealed class OrderedTable : Hashtable
+    {
+        private readonly System.Collections.Specialized.OrderedDictionary _ordered = new();
+
+        public void Append(string key, object value)
+        {
+            Add(key, value);
+            _ordered.Add(key, value);
+        }
+
+        public override ICollection Keys => _ordered.Keys;
+
+        public override IDictionaryEnumerator GetEnumerator() => _ordered.GetEnumerator();
     }
 
     private static FileStream OpenForRead(string path)

@@ -12,6 +12,8 @@ root.Subcommands.Add(BenchCommand.Create());
 root.Subcommands.Add(PresetsCommand.Create());
 root.Subcommands.Add(InspectCommand.Create());
 root.Subcommands.Add(ConvertCommand.Create());
+root.Subcommands.Add(ExportCommand.Create());
+root.Subcommands.Add(ImportCommand.Create());
 root.Subcommands.Add(FidCommand.Create());
 var parse = root.Parse(args);
 CliErrors.Verbose = parse.GetValue(verbose);

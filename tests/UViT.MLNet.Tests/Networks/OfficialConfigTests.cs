@@ -41,6 +41,29 @@ public sealed class OfficialConfigTests
         Assert.AreEqual(official.GetProperty("params").GetInt64(), model.ParameterCount);
     }
 
+    /// <summary>
+    /// What `uvit import` relies on for checkpoints without a config: the shapes of every official class or unconditional
+    /// model give back its official arguments (heads given); text models are refused by name. And what `uvit export` relies
+    /// on to write keys in the official order: our state dict lists them as the official one does.
+    /// </summary>
+    [TestMethod]
+    [DynamicData(nameof(UViTEntries))]
+    public void ShapesGiveBackTheOfficialConfigAndKeysComeInTheOfficialOrder(string name)
+    {
+        var official = OfficialConfigs.GetProperty(name);
+        var arguments = official.GetProperty("nnet");
+        var shapes = official.GetProperty("keys").EnumerateObject()
+                             .ToDictionary(p => p.Name, p => p.Value.EnumerateArray().Select(d => d.GetInt64()).ToArray());
+        int heads = arguments.GetProperty("num_heads").GetInt32();
+        if (arguments.TryGetProperty("clip_dim", out _))
+            StringAssert.Contains(Assert.ThrowsExactly<ArgumentException>(() => UViTConfigInference.Infer(shapes, heads, name)).Message, "text-to-image");
+        else
+            Assert.AreEqual(UViTConfig.FromOfficialArguments(arguments), UViTConfigInference.Infer(shapes, heads, name));
+
+        using var model = new UViTNetwork(UViTConfig.FromOfficialArguments(arguments), device: META);
+        CollectionAssert.AreEqual(shapes.Keys.ToList(), model.state_dict().Keys.ToList(), "state-dict key order differs from the official one");
+    }
+
     [TestMethod]
     public void PresetsResolveByPaperNameAndRejectAmbiguity()
     {
