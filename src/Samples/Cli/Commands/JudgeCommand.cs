@@ -54,7 +54,7 @@ internal static class JudgeCommand
     {
         var output = new Option<string>("--output", "-o") { Description = "The safetensors file to write (the shipped one is src/Samples/data/mnist/digit-judge.safetensors).", DefaultValueFactory = _ => "digit-judge.safetensors" };
         var epochs = new Option<int>("--epochs") { Description = "Passes over the 8,000 training digits.", DefaultValueFactory = _ => new DigitJudgeTrainingOptions().Epochs };
-        var seed = new Option<long>("--seed") { Description = "Seed of initialisation, dropout and batch order.", DefaultValueFactory = _ => 0 };
+        var seed = new Option<long>("--seed") { Description = "Seed of initialisation, dropout, batch order and shifts.", DefaultValueFactory = _ => 0 };
         var threads = new Option<int?>("--threads") { Description = "libtorch CPU threads (default: all cores)." };
         var command = new Command("train", "Train the digit judge (a small CNN) on the shipped MNIST digits, print its held-out accuracy and write its weights.")
         {
