@@ -131,4 +131,11 @@ public sealed class DigitJudge : Module<Tensor, Tensor>
         }
         return new DigitJudgment(predicted, probabilities, features);
     }
+
+    /// <summary>Disposes the weights and, at once, the native module of every layer (<see cref="NativeModuleRelease"/>).</summary>
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing) NativeModuleRelease.Dispose(this, () => base.Dispose(true));
+        else base.Dispose(false);
+    }
 }

@@ -3,6 +3,7 @@
 // 18 per cycle). ModuleConstruction and a scope in InitializeForTraining release them.
 using TorchSharp;
 using UViT.MLNet.Core.Autoencoder;
+using UViT.MLNet.Core.Evaluation;
 using UViT.MLNet.Core.Networks;
 using UViT.MLNet.Core.Runtime;
 using UViT.MLNet.Core.Text;
@@ -53,6 +54,7 @@ public sealed class ConstructionLeakTests
             ("text U-ViT without the conv", () => new UViTNetwork(Small with { NumClasses = 0, Conv = false, ClipDim = 32, NumClipTokens = 5 }, seed: 2)),
             ("KL autoencoder", () => new AutoencoderKL(new AutoencoderKLConfig { Ch = 32, ChMult = [1, 2], NumResBlocks = 1 })),
             ("CLIP text model", () => new ClipTextModel(new ClipTextConfig(VocabSize: 100, HiddenSize: 32, NumHiddenLayers: 1, NumAttentionHeads: 2, IntermediateSize: 64, MaxPositionEmbeddings: 8))),
+            ("digit judge", () => new DigitJudge()),
         };
         foreach (var (name, build) in builds)
         {
