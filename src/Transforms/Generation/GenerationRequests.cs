@@ -47,6 +47,32 @@ public static class GenerationRequests
         return mlContext.Data.LoadFromEnumerable(seeds.Select(s => new SeedRequest { Seed = s }).ToList(), schema);
     }
 
+    /// <summary>
+    /// The columns generation requests for <paramref name="model"/> have (a generator alone, or a chain that holds one): the
+    /// key-typed label over the model's classes (class models), the prompt text column of the chain's EncodeText stage or the
+    /// Vector&lt;Single, T, D&gt; context column (text models), and the Int64 seed. Save a model zip with this schema
+    /// (<c>mlContext.Model.Save(model, model.GenerationRequestSchema(), path)</c>) so that <c>Model.Load(path, out schema)</c>
+    /// tells its users what to generate from, not what it was trained on.
+    /// </summary>
+    /// <exception cref="ArgumentException">The model holds no U-ViT generation transformer.</exception>
+    public static DataViewSchema GenerationRequestSchema(this ITransformer model)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        var stages = model is IEnumerable<ITransformer> chain ? chain.ToList() : [model];
+        var generator = stages.OfType<UViTGenerationTransformer>().LastOrDefault()
+            ?? throw new ArgumentException($"The model is a {model.GetType().Name} holding no U-ViT generation transformer.", nameof(model));
+        var config = generator.Generator.Config;
+        var builder = new DataViewSchema.Builder();
+        if (generator.Generator.ClassCount > 0)
+            builder.AddColumn(generator.LabelColumnName, new KeyDataViewType(typeof(uint), generator.Generator.ClassCount));
+        if (stages.OfType<Text.TextEncodingTransformer>().FirstOrDefault() is { } text)
+            builder.AddColumn(text.Options.InputColumnName, TextDataViewType.Instance);
+        else if (config.Conditioning == Core.Networks.UViTConditioning.TextContext)
+            builder.AddColumn(generator.ContextColumnName, new VectorDataViewType(NumberDataViewType.Single, config.NumClipTokens!.Value, config.ClipDim!.Value));
+        builder.AddColumn(generator.SeedColumnName, NumberDataViewType.Int64);
+        return builder.ToSchema();
+    }
+
     /// <summary>Every MLImage of an image column (e.g. "GeneratedImage" or DecodeLatents' "DecodedImage"), row after row.</summary>
     public static List<MLImage> ReadImages(this IDataView view, string column = "GeneratedImage")
     {

@@ -79,7 +79,7 @@ internal static class ShapesCommand
             var encodePrompts = mlContext.Transforms.EncodeText(text, new TextEncodingOptions { InputColumnName = nameof(PromptRow.Prompt), Device = options.Device }).Fit(requestView);
             var promptPipeline = new TransformerChain<ITransformer>(encodePrompts, trained.LastTransformer);
             string zip = Path.Combine(outputFolder, "model.zip");
-            mlContext.Model.SaveAtomically(promptPipeline, requestView.Schema, zip);
+            mlContext.Model.SaveAtomically(promptPipeline, promptPipeline.GenerationRequestSchema(), zip);
             Console.WriteLine($"saved {zip} ({new FileInfo(zip).Length / 1024} KiB: tokenizer, text encoder, U-ViT)");
 
             var fresh = new MLContext(seed: 0).RegisterUViT();

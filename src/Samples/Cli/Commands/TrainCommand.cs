@@ -114,7 +114,7 @@ internal static class TrainCommand
             if (losses.Count > 0) Console.WriteLine($"wrote {lossPng}");
 
             string zip = Path.Combine(outputFolder, "model.zip");
-            mlContext.Model.SaveAtomically(model, view.Schema, zip);
+            mlContext.Model.SaveAtomically(model, model.GenerationRequestSchema(), zip);   // what generation reads, not the training data
             Console.WriteLine($"saved {zip} ({new FileInfo(zip).Length / 1024} KiB)");
 
             // Generate from the saved file, in a fresh MLContext, as a user would.
