@@ -83,7 +83,7 @@ var pipeline = mlContext.Transforms.LoadImages("Raw", imageFolder, nameof(ImageF
     .Append(mlContext.Transforms.DecodeLatents(autoencoderCheckpoint!, autoencoder: autoencoder, batchSize: 8, microBatchSize: 4));
 var model = pipeline.Fit(fileTable);
 string zip = Path.Combine(output, "model.zip");
-mlContext.Model.Save(model, fileTable.Schema, zip);
+mlContext.Model.Save(model, model.GenerationRequestSchema(), zip);   // its input: what generation reads (Label, Seed)
 foreach (var transformer in model.OfType<IDisposable>()) transformer.Dispose();
 Console.WriteLine($"saved {zip} ({new FileInfo(zip).Length / 1024} KiB) after {clock.Elapsed:mm\\:ss}");
 

@@ -19,7 +19,6 @@ using Microsoft.ML.Data;
 using UViT.MLNet.Core.Generation;
 using UViT.MLNet.Core.Text;
 using UViT.MLNet.Estimators;
-using UViT.MLNet.Transforms.Data;
 using UViT.MLNet.Samples;
 using UViT.MLNet.Transforms.Generation;
 using UViT.MLNet.Transforms.Persistence;

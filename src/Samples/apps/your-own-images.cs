@@ -60,7 +60,7 @@ var pipeline = mlContext.Transforms.LoadImages("Raw", imageFolder, nameof(ImageF
 // 3. Fit, and save the whole chain (image transforms included) as one zip.
 string zip = Path.Combine(output, "model.zip");
 var model = pipeline.Fit(fileTable);
-mlContext.Model.Save(model, fileTable.Schema, zip);
+mlContext.Model.Save(model, model.GenerationRequestSchema(), zip);   // its input: what generation reads (Label, Seed)
 model.LastTransformer.Dispose();
 Console.WriteLine($"saved {zip} ({new FileInfo(zip).Length / 1024} KiB) after {clock.Elapsed:mm\\:ss}");
 

@@ -5,7 +5,7 @@ using Microsoft.ML;
 using Microsoft.ML.Data;
 using UViT.MLNet.Tests.Samples;
 using UViT.MLNet.Tests.Support;
-using UViT.MLNet.Transforms.Data;
+using UViT.MLNet.Samples;
 
 namespace UViT.MLNet.Tests.TextToImage;
 

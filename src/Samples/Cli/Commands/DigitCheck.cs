@@ -2,7 +2,7 @@
 // generated image; the share read as the requested class measures whether the model draws the digit it was asked for.
 using Microsoft.ML;
 using Microsoft.ML.Data;
-using UViT.MLNet.Transforms.Data;
+using UViT.MLNet.Samples;
 
 namespace UViT.MLNet.Cli.Commands;
 

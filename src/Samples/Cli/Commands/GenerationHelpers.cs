@@ -5,6 +5,7 @@ using UViT.MLNet.Transforms.Generation;
 using UViT.MLNet.Transforms.Latents;
 using UViT.MLNet.Transforms.Persistence;
 using UViT.MLNet.Transforms.Text;
+using UViT.MLNet.Samples;
 
 namespace UViT.MLNet.Cli.Commands;
 

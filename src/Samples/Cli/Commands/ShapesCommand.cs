@@ -4,7 +4,7 @@ using Microsoft.ML;
 using Microsoft.ML.Data;
 using UViT.MLNet.Core.Text;
 using UViT.MLNet.Estimators;
-using UViT.MLNet.Transforms.Data;
+using UViT.MLNet.Samples;
 using UViT.MLNet.Transforms.Generation;
 using UViT.MLNet.Transforms.Persistence;
 using UViT.MLNet.Transforms.Text;
