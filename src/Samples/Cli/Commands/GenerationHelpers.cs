@@ -61,7 +61,7 @@ internal static class GenerationHelpers
     {
         var bar = new ConsoleProgressBar("sampling");
         int done = 0;
-        var progress = new InlineProgress<SamplerProgress>(p => { if (p.Step == p.Total) done += Math.Min(generator.BatchSize, requests.Count - done); bar.Update(done, requests.Count, ""); });
+        var progress = new SynchronousProgress<SamplerProgress>(p => { if (p.Step == p.Total) done += Math.Min(generator.BatchSize, requests.Count - done); bar.Update(done, requests.Count, ""); });
         var (view, pixelColumn, imageColumn, _) = Run(mlContext, model, generator, requests, progress);
         var results = new List<(MLImage?, float[])>();
         var pixels = view.Schema[pixelColumn];

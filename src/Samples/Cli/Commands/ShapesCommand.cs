@@ -59,7 +59,7 @@ internal static class ShapesCommand
                 MaxSteps = parse.GetValue(steps), BatchSize = parse.GetValue(batch), Seed = parse.GetValue(seed), Device = parse.GetValue(device)!,
                 CheckpointDirectory = Path.Combine(outputFolder, "checkpoint"), Resume = false, Sampling = sampling.Read(parse),
                 ReportInterval = 10,
-                Progress = new InlineProgress<TrainingProgress>(p => { bar.Update(p.Step, p.TotalSteps, $"loss {p.Loss:F4}"); losses.Add(p); }),
+                Progress = new SynchronousProgress<TrainingProgress>(p => { bar.Update(p.Step, p.TotalSteps, $"loss {p.Loss:F4}"); losses.Add(p); }),
             };
             var encodeCaptions = mlContext.Transforms.EncodeText(text, new TextEncodingOptions { InputColumnName = nameof(ToyShapes.Row.Captions), Device = options.Device, BatchSize = 64 });
             using var trained = encodeCaptions.Append(mlContext.Diffusion().Trainers.UViT(options)).Fit(view);

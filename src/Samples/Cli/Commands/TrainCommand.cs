@@ -83,7 +83,7 @@ internal static class TrainCommand
                 Sampling = samplingSettings,
                 Attention = parse.GetValue(attention),
                 ReportInterval = 10,
-                Progress = new InlineProgress<TrainingProgress>(p => { bar.Update(p.Step, p.TotalSteps, $"loss {p.Loss:F4}"); losses.Add(p); }),
+                Progress = new SynchronousProgress<TrainingProgress>(p => { bar.Update(p.Step, p.TotalSteps, $"loss {p.Loss:F4}"); losses.Add(p); }),
                 CancellationToken = cancel.Token,
             };
             var recipe = UViTTrainerOptions.ShortRunRecipe;
