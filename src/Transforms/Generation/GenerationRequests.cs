@@ -76,8 +76,7 @@ public static class GenerationRequests
     /// <summary>Every MLImage of an image column (e.g. "GeneratedImage" or DecodeLatents' "DecodedImage"), row after row.</summary>
     public static List<MLImage> ReadImages(this IDataView view, string column = "GeneratedImage")
     {
-        var found = view.Schema.GetColumnOrNull(column)
-            ?? throw new ArgumentOutOfRangeException(nameof(column), $"Column '{column}' not found. Columns present: {string.Join(", ", view.Schema.Select(c => c.Name))}.");
+        var found = Column(view, column, nameof(column));
         var images = new List<MLImage>();
         using var cursor = view.GetRowCursor([found]);
         var getter = cursor.GetGetter<MLImage>(found);
@@ -93,8 +92,7 @@ public static class GenerationRequests
     /// <summary>Every value of a vector column (e.g. "GeneratedPixels"), row after row.</summary>
     public static List<float[]> ReadVectors(this IDataView view, string column = "GeneratedPixels")
     {
-        var found = view.Schema.GetColumnOrNull(column)
-            ?? throw new ArgumentOutOfRangeException(nameof(column), $"Column '{column}' not found. Columns present: {string.Join(", ", view.Schema.Select(c => c.Name))}.");
+        var found = Column(view, column, nameof(column));
         var rows = new List<float[]>();
         using var cursor = view.GetRowCursor([found]);
         var getter = cursor.GetGetter<VBuffer<float>>(found);
@@ -106,4 +104,31 @@ public static class GenerationRequests
         }
         return rows;
     }
+
+    /// <summary>
+    /// Every row's pixels (a vector column) and, when <paramref name="imageColumn"/> is not null, its MLImage, read in one pass:
+    /// a generated view is lazy, so reading it twice (<see cref="ReadImages"/>, then <see cref="ReadVectors"/>) would sample twice.
+    /// </summary>
+    public static List<(MLImage? Image, float[] Pixels)> ReadGenerated(this IDataView view, string pixelColumn = UViTColumns.GeneratedPixels,
+                                                                        string? imageColumn = UViTColumns.GeneratedImage)
+    {
+        var pixels = Column(view, pixelColumn, nameof(pixelColumn));
+        DataViewSchema.Column? image = imageColumn is null ? null : Column(view, imageColumn, nameof(imageColumn));
+        var rows = new List<(MLImage?, float[])>();
+        using var cursor = view.GetRowCursor(image is { } i ? [pixels, i] : [pixels]);
+        var getPixels = cursor.GetGetter<VBuffer<float>>(pixels);
+        var getImage = image is { } column ? cursor.GetGetter<MLImage>(column) : null;
+        VBuffer<float> buffer = default;
+        while (cursor.MoveNext())
+        {
+            MLImage current = null!;
+            getImage?.Invoke(ref current);
+            getPixels(ref buffer);
+            rows.Add((getImage is null ? null : current, buffer.DenseValues().ToArray()));
+        }
+        return rows;
+    }
+
+    private static DataViewSchema.Column Column(IDataView view, string name, string parameter) => view.Schema.GetColumnOrNull(name)
+        ?? throw new ArgumentOutOfRangeException(parameter, $"Column '{name}' not found. Columns present: {string.Join(", ", view.Schema.Select(c => c.Name))}.");
 }

@@ -1,7 +1,9 @@
 // A model zip's saved input schema is what generation reads (label key and seed), not the training data's columns.
 using Microsoft.ML;
 using Microsoft.ML.Data;
+using UViT.MLNet.Core.Diffusion;
 using UViT.MLNet.Estimators;
+using UViT.MLNet.Samples;
 using UViT.MLNet.Transforms.Generation;
 using UViT.MLNet.Transforms.Persistence;
 
@@ -31,6 +33,21 @@ public sealed class RequestSchemaTests
         CollectionAssert.AreEqual(new[] { "Label", "Seed" }, saved.Select(c => c.Name).ToArray(), "no training column (Image) in the saved schema");
         Assert.AreEqual(schema["Label"].Type, saved["Label"].Type);
         Assert.AreEqual(schema["Seed"].Type, saved["Seed"].Type);
+    }
+
+    [TestMethod]
+    public void ReadGeneratedReadsImagesAndPixelsInOnePass()
+    {
+        var mlContext = new MLContext(seed: 1);
+        using var model = mlContext.Diffusion().Trainers.UViT(PipelineFixture.TinyOptions(steps: 1)).Fit(PipelineFixture.Mnist(16).ToDataView(mlContext));
+        int runs = 0;
+        var view = model.WithBatchSize(2).Generate(model.CreateRequests(mlContext, [(3, 5L), (7, 6L)]), new SynchronousProgress<SamplerProgress>(p => { if (p.Step == p.Total) runs++; }));
+        var rows = view.ReadGenerated();
+        Assert.AreEqual(1, runs, "one sampler run for both rows: images and pixels come from the same pass");
+        Assert.HasCount(2, rows);
+        Assert.IsTrue(rows.All(r => r.Image is { Width: 28, Height: 28 } && r.Pixels.Length == 784));
+        Assert.IsTrue(view.ReadGenerated(imageColumn: null).All(r => r.Image is null));
+        Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => view.ReadGenerated("Missing"));
     }
 
     [TestMethod]
