@@ -5,7 +5,6 @@ using System.IO.Compression;
 using Microsoft.ML;
 using UViT.MLNet.Transforms.Generation;
 using UViT.MLNet.Transforms.Persistence;
-using UViT.MLNet.Tests.Support;
 
 namespace UViT.MLNet.Tests.Pipeline;
 
@@ -14,7 +13,7 @@ public sealed class RegistrationTests
 {
     public TestContext TestContext { get; set; } = null!;
 
-    private static string Zip => Path.Combine(Fixtures.RepoRoot, "tests", "UViT.MLNet.Tests", "Data", "ModelZipV1", "model.zip");
+    private static string Zip => ModelZipVersionTests.VersionOneZip;   // any zip holding our transformers
 
     [TestMethod]
     public void PlainModelLoadNeedsRegisterUViT()
