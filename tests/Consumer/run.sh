@@ -87,10 +87,11 @@ if [ $r -eq 0 ]; then
   check "uvit train (20 steps)" $r
 fi
 
-# 4. A notebook that loads the packages as a user outside the repository does (the first code cell swapped; run from the
-#    notebooks folder so its relative data paths hold). The repository's local tool dotnet-repl runs it.
+# 4. A notebook that loads the packages as a user outside the repository does (the library's line of the first code cell
+#    swapped; its UViT.MLNet.Samples.dll line stays: the samples' helpers are no package. Run from the notebooks folder so
+#    its relative paths hold). The repository's local tool dotnet-repl runs it.
 notebooks="$repo/src/Samples/notebooks"
-FEED="$feed" VERSION="$version" RID="$rid" perl -pe 's{^(\s*)"#r \\"\.\./Support/bin/Release/net10\.0/UViT\.MLNet\.Estimators\.dll\\""}{$1"#i \\"nuget: $ENV{FEED}\\"\\n", "#r \\"nuget: UViT.MLNet, $ENV{VERSION}\\"\\n", "#r \\"nuget: libtorch-cpu-$ENV{RID}, 2.10.0\\""}' \
+FEED="$feed" VERSION="$version" RID="$rid" perl -pe 's{^(\s*)"#r \\"\.\./Support/bin/Release/net10\.0/UViT\.MLNet\.Estimators\.dll\\"}{$1"#i \\"nuget: $ENV{FEED}\\"\\n", "#r \\"nuget: UViT.MLNet, $ENV{VERSION}\\"\\n", "#r \\"nuget: libtorch-cpu-$ENV{RID}, 2.10.0\\"}' \
   "$notebooks/01-quick-start.ipynb" > "$work/01-from-packages.ipynb"
 if grep -qF "nuget: $feed" "$work/01-from-packages.ipynb"; then
   (cd "$notebooks" && UVIT_SAMPLES_OUTPUT="$work/notebook" dotnet tool run dotnet-repl -- --run "$work/01-from-packages.ipynb" \

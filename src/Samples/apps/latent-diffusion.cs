@@ -15,7 +15,6 @@
 using System.Diagnostics;
 using Microsoft.ML;
 using Microsoft.ML.Data;
-using SkiaSharp;
 using UViT.MLNet.Core.Autoencoder;
 using UViT.MLNet.Core.Checkpoints;
 using UViT.MLNet.Core.Generation;
@@ -53,21 +52,18 @@ int latentSize = imageSize / autoencoder.DownsampleFactor;
 
 // 2. The images: a folder with one subfolder per class (default: drawn here).
 string imageFolder = Argument("--data") is string data ? Path.GetFullPath(data) : Path.Combine(output, "shapes");
-if (Argument("--data") is null) DrawShapes(imageFolder, perClass: 24, seed: 2);
-var files = Directory.GetDirectories(imageFolder).Order()
-    .SelectMany(dir => Directory.GetFiles(dir).Where(f => f.EndsWith(".png", StringComparison.OrdinalIgnoreCase) || f.EndsWith(".jpg", StringComparison.OrdinalIgnoreCase)).Order()
-        .Select(f => new ImageFile { Path = Path.GetRelativePath(imageFolder, f), ClassName = Path.GetFileName(dir) }))
-    .ToList();
+if (Argument("--data") is null) ShapeFolder.Draw(imageFolder, perClass: 24, seed: 2, side: 64, classes: 2);   // discs and squares
+var files = ImageFolder.List(imageFolder);   // rows of (Path relative to the folder, ClassName = the subfolder)
 int classCount = files.Select(f => f.ClassName).Distinct().Count();
 Console.WriteLine($"{files.Count} images, {classCount} classes: {imageSize}x{imageSize} -> {autoencoder.EmbedDim}x{latentSize}x{latentSize} latents");
 var mlContext = new MLContext(seed: 0);
 IDataView fileTable = mlContext.Data.LoadFromEnumerable(files);
 
 // 3. The pipeline: the trainer reads the Latent column as it is (Symmetric: scaled latents are not a pixel range).
-var pipeline = mlContext.Transforms.LoadImages("Raw", imageFolder, nameof(ImageFile.Path))
+var pipeline = mlContext.Transforms.LoadImages("Raw", imageFolder, nameof(ImageFolder.Entry.Path))
     .Append(mlContext.Transforms.ResizeImages("Resized", imageSize, imageSize, "Raw"))
     .Append(mlContext.Transforms.ExtractPixels("Image", "Resized"))                                   // 0-255
-    .Append(mlContext.Transforms.Conversion.MapValueToKey("Label", nameof(ImageFile.ClassName)))
+    .Append(mlContext.Transforms.Conversion.MapValueToKey("Label", nameof(ImageFolder.Entry.ClassName)))
     .Append(mlContext.Transforms.EncodeLatents(autoencoderCheckpoint!, inputRange: PixelRange.Bytes, autoencoder: autoencoder, batchSize: 16))
     .Append(mlContext.Diffusion().Trainers.UViT(new UViTTrainerOptions
     {
@@ -83,7 +79,7 @@ var pipeline = mlContext.Transforms.LoadImages("Raw", imageFolder, nameof(ImageF
     .Append(mlContext.Transforms.DecodeLatents(autoencoderCheckpoint!, autoencoder: autoencoder, batchSize: 8, microBatchSize: 4));
 var model = pipeline.Fit(fileTable);
 string zip = Path.Combine(output, "model.zip");
-mlContext.Model.Save(model, fileTable.Schema, zip);
+mlContext.Model.Save(model, model.GenerationRequestSchema(), zip);   // its input: what generation reads (Label, Seed)
 foreach (var transformer in model.OfType<IDisposable>()) transformer.Dispose();
 Console.WriteLine($"saved {zip} ({new FileInfo(zip).Length / 1024} KiB) after {clock.Elapsed:mm\\:ss}");
 
@@ -101,36 +97,5 @@ Console.WriteLine($"wrote {grid} ({images.Count} images, one row per class) in {
 
 // ------------------------------------------------------------------------------------------------ helpers
 
-// Red discs and blue squares of random size and place, 64x64 PNGs in folder/<class>/NN.png.
-static void DrawShapes(string folder, int perClass, int seed)
-{
-    var classes = new (string Name, SKColor Color)[] { ("red-discs", new SKColor(220, 40, 40)), ("blue-squares", new SKColor(40, 70, 220)) };
-    var random = new Random(seed);
-    foreach (var (name, color) in classes)
-    {
-        Directory.CreateDirectory(Path.Combine(folder, name));
-        for (int i = 0; i < perClass; i++)
-        {
-            using var bitmap = new SKBitmap(64, 64);
-            using var canvas = new SKCanvas(bitmap);
-            canvas.Clear(new SKColor(235, 232, 225));
-            using var paint = new SKPaint { Color = color, IsAntialias = true };
-            int size = random.Next(12, 22), x = random.Next(size + 2, 64 - size - 2), y = random.Next(size + 2, 64 - size - 2);
-            if (name == "red-discs") canvas.DrawCircle(x, y, size, paint);
-            else canvas.DrawRect(x - size, y - size, 2 * size, 2 * size, paint);
-            canvas.Flush();
-            using var image = SKImage.FromBitmap(bitmap);
-            using var png = image.Encode(SKEncodedImageFormat.Png, 100);
-            File.WriteAllBytes(Path.Combine(folder, name, $"{i:D2}.png"), png.ToArray());
-        }
-    }
-}
-
 string? Argument(string name) => Array.IndexOf(args, name) is int i and >= 0 && i + 1 < args.Length ? args[i + 1] : null;
-
-sealed class ImageFile
-{
-    public string Path { get; set; } = "";
-    public string ClassName { get; set; } = "";
-}
 

@@ -14,7 +14,6 @@ using Microsoft.ML;
 using Microsoft.ML.Data;
 using UViT.MLNet.Core.Generation;
 using UViT.MLNet.Estimators;
-using UViT.MLNet.Transforms.Data;
 using UViT.MLNet.Samples;
 using UViT.MLNet.Transforms.Generation;
 using UViT.MLNet.Transforms.Persistence;
@@ -45,7 +44,7 @@ using (var model = trainer.Fit(data))
 {
     Console.WriteLine($"trained {steps} steps in {clock.Elapsed:mm\\:ss}");
     // 3. One zip holds the network, both weight sets and every sampling setting.
-    mlContext.Model.Save(model, data.Schema, Path.Combine(output, "model.zip"));
+    mlContext.Model.Save(model, model.GenerationRequestSchema(), Path.Combine(output, "model.zip"));   // its input: what generation reads
 }
 
 // 4. Anywhere else: load it (RegisterUViT teaches this MLContext our transformers) and ask for images: rows of (Label, Seed).

@@ -19,7 +19,6 @@ using Microsoft.ML.Data;
 using UViT.MLNet.Core.Generation;
 using UViT.MLNet.Core.Text;
 using UViT.MLNet.Estimators;
-using UViT.MLNet.Transforms.Data;
 using UViT.MLNet.Samples;
 using UViT.MLNet.Transforms.Generation;
 using UViT.MLNet.Transforms.Persistence;
@@ -78,7 +77,8 @@ var fresh = new MLContext(seed: 0).RegisterUViT();
 var loaded = (TransformerChain<ITransformer>)fresh.Model.Load(zip, out _);
 var loadedGenerator = loaded.OfType<UViTGenerationTransformer>().Single();
 var generated = loaded.Transform(fresh.Data.LoadFromEnumerable(requests));   // sampled when read, 16 rows per batch
-var (images, pixels) = ReadImages(generated, loadedGenerator.ImageColumnName, loadedGenerator.OutputColumnName);
+var outputs = generated.ReadGenerated(loadedGenerator.OutputColumnName, loadedGenerator.ImageColumnName);   // one pass: each image and its 0-255 pixels
+var (images, pixels) = (outputs.Select(o => o.Image!).ToList(), outputs.Select(o => o.Pixels).ToList());
 string grid = Path.Combine(output, "samples.png");
 ImageGrid.SavePng(grid, images, columns: perPrompt, rowCaptions: prompts.Select(p => ToyShapes.Caption(p.Colour, p.Shape)).ToList());
 var settings = loadedGenerator.Settings;
@@ -103,26 +103,6 @@ static ClipTextFiles SmallRandomTextTower(string folder)
 {
     string clip = Path.Combine(SamplesFolder(), "data", "clip");
     return ClipTextFiles.WithRandomTower(Path.Combine(clip, "vocab.json"), Path.Combine(clip, "merges.txt"), folder);
-}
-
-// The MLImage and the pixels (0-255) of every generated row (reading the view is what runs the text encoder and the sampler).
-static (List<MLImage> Images, List<float[]> Pixels) ReadImages(IDataView view, string imageColumn, string pixelColumn)
-{
-    var images = new List<MLImage>();
-    var pixels = new List<float[]>();
-    using var cursor = view.GetRowCursor([view.Schema[imageColumn], view.Schema[pixelColumn]]);
-    var getImage = cursor.GetGetter<MLImage>(view.Schema[imageColumn]);
-    var getPixels = cursor.GetGetter<VBuffer<float>>(view.Schema[pixelColumn]);
-    MLImage image = null!;
-    VBuffer<float> buffer = default;
-    while (cursor.MoveNext())
-    {
-        getImage(ref image);
-        getPixels(ref buffer);
-        images.Add(image);
-        pixels.Add(buffer.DenseValues().ToArray());
-    }
-    return (images, pixels);
 }
 
 // src/Samples, found from this file's folder whether run from here or elsewhere.

@@ -14,7 +14,6 @@
 using System.Diagnostics;
 using Microsoft.ML;
 using Microsoft.ML.Data;
-using SkiaSharp;
 using UViT.MLNet.Core.Generation;
 using UViT.MLNet.Core.Networks;
 using UViT.MLNet.Estimators;
@@ -27,15 +26,10 @@ string output = Path.GetFullPath(Argument("--output") ?? Path.Combine("outputs",
 string imageFolder = Argument("--data") is string data ? Path.GetFullPath(data) : Path.Combine(output, "shapes");
 Directory.CreateDirectory(output);
 var clock = Stopwatch.StartNew();
-if (Argument("--data") is null) DrawShapes(imageFolder, perClass: 20, seed: 1);
+if (Argument("--data") is null) ShapeFolder.Draw(imageFolder, perClass: 20, seed: 1);   // 32x32 discs, squares, triangles
 
-// 1. The file table: one row (Path relative to the folder, ClassName = the subfolder) per image.
-string[] extensions = [".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp"];
-var files = Directory.GetDirectories(imageFolder).Order()
-    .SelectMany(dir => Directory.GetFiles(dir).Where(f => extensions.Contains(Path.GetExtension(f).ToLowerInvariant())).Order()
-        .Select(f => new ImageFile { Path = Path.GetRelativePath(imageFolder, f), ClassName = Path.GetFileName(dir) }))
-    .ToList();
-if (files.Count == 0) throw new ArgumentException($"No images in subfolders of '{imageFolder}' (expected FOLDER/CLASS/*.png).");
+// 1. The file table: one row (Path relative to the folder, ClassName = the subfolder) per image; a corrupt file is named.
+var files = ImageFolder.List(imageFolder);
 int classCount = files.Select(f => f.ClassName).Distinct().Count();
 Console.WriteLine($"{files.Count} images in {classCount} classes from {imageFolder}");
 var mlContext = new MLContext(seed: 0);
@@ -43,10 +37,10 @@ IDataView fileTable = mlContext.Data.LoadFromEnumerable(files);
 
 // 2. The pipeline. The network is small and explicit: 16x16 images in 4x4 patches, NumClasses = classes + the null class
 //    that classifier-free guidance compares against. Leave Network out and the trainer sizes one to the data.
-var pipeline = mlContext.Transforms.LoadImages("Raw", imageFolder, nameof(ImageFile.Path))
+var pipeline = mlContext.Transforms.LoadImages("Raw", imageFolder, nameof(ImageFolder.Entry.Path))
     .Append(mlContext.Transforms.ResizeImages("Resized", 16, 16, "Raw"))
     .Append(mlContext.Transforms.ExtractPixels("Image", "Resized"))                        // Vector<Single, 3, 16, 16>, 0-255
-    .Append(mlContext.Transforms.Conversion.MapValueToKey("Label", nameof(ImageFile.ClassName)))
+    .Append(mlContext.Transforms.Conversion.MapValueToKey("Label", nameof(ImageFolder.Entry.ClassName)))
     .Append(mlContext.Diffusion().Trainers.UViT(new UViTTrainerOptions
     {
         Network = new UViTConfig { ImageSize = 16, PatchSize = 4, InChannels = 3, EmbedDim = 64, Depth = 4, NumHeads = 4, NumClasses = classCount + 1 },
@@ -60,7 +54,7 @@ var pipeline = mlContext.Transforms.LoadImages("Raw", imageFolder, nameof(ImageF
 // 3. Fit, and save the whole chain (image transforms included) as one zip.
 string zip = Path.Combine(output, "model.zip");
 var model = pipeline.Fit(fileTable);
-mlContext.Model.Save(model, fileTable.Schema, zip);
+mlContext.Model.Save(model, model.GenerationRequestSchema(), zip);   // its input: what generation reads (Label, Seed)
 model.LastTransformer.Dispose();
 Console.WriteLine($"saved {zip} ({new FileInfo(zip).Length / 1024} KiB) after {clock.Elapsed:mm\\:ss}");
 
@@ -77,45 +71,5 @@ Console.WriteLine($"wrote {grid} ({samples.Count} images, one row per class) in 
 
 // ------------------------------------------------------------------------------------------------ helpers
 
-// Red discs, blue squares and green triangles of random size and place, 32x32 PNGs in folder/<class>/NN.png.
-static void DrawShapes(string folder, int perClass, int seed)
-{
-    var classes = new (string Name, SKColor Color)[] { ("red-discs", new SKColor(220, 40, 40)), ("blue-squares", new SKColor(40, 70, 220)), ("green-triangles", new SKColor(30, 160, 60)) };
-    var random = new Random(seed);
-    foreach (var (name, color) in classes)
-    {
-        Directory.CreateDirectory(Path.Combine(folder, name));
-        for (int i = 0; i < perClass; i++)
-        {
-            using var bitmap = new SKBitmap(32, 32);
-            using var canvas = new SKCanvas(bitmap);
-            canvas.Clear(new SKColor(235, 232, 225));
-            using var paint = new SKPaint { Color = color, IsAntialias = true };
-            int size = random.Next(6, 11), x = random.Next(size + 1, 32 - size), y = random.Next(size + 1, 32 - size);   // half-size, centre
-            if (name == "red-discs") canvas.DrawCircle(x, y, size, paint);
-            else if (name == "blue-squares") canvas.DrawRect(x - size, y - size, 2 * size, 2 * size, paint);
-            else
-            {
-                using var path = new SKPath();
-                path.MoveTo(x, y - size);
-                path.LineTo(x + size, y + size);
-                path.LineTo(x - size, y + size);
-                path.Close();
-                canvas.DrawPath(path, paint);
-            }
-            canvas.Flush();
-            using var image = SKImage.FromBitmap(bitmap);
-            using var png = image.Encode(SKEncodedImageFormat.Png, 100);
-            File.WriteAllBytes(Path.Combine(folder, name, $"{i:D2}.png"), png.ToArray());
-        }
-    }
-}
-
 string? Argument(string name) => Array.IndexOf(args, name) is int i and >= 0 && i + 1 < args.Length ? args[i + 1] : null;
-
-sealed class ImageFile
-{
-    public string Path { get; set; } = "";        // relative to the image folder
-    public string ClassName { get; set; } = "";   // the subfolder
-}
 

@@ -21,7 +21,11 @@ public static class ModelFiles
         AtomicFile.Write(path, stream => catalog.Save(model, inputSchema, stream));
     }
 
-    /// <summary>Loads a model zip (registering UViT.MLNet's loaders first).</summary>
+    /// <summary>
+    /// Loads a model zip, registering UViT.MLNet's loaders with <paramref name="mlContext"/> first: ML.NET's own
+    /// <c>mlContext.Model.Load</c> finds them only after <c>mlContext.RegisterUViT()</c> (without it, it fails with
+    /// "Error during class instantiation", inner "Couldn't load model: '...'"), because ML.NET 5 offers third-party assemblies no way to register themselves.
+    /// </summary>
     /// <exception cref="FileNotFoundException">No such file.</exception>
     /// <exception cref="InvalidDataException">The file is truncated, corrupt or not a model zip; the message names it and the innermost cause.</exception>
     public static ITransformer LoadChecked(this MLContext mlContext, string path, out DataViewSchema inputSchema)
@@ -37,6 +41,12 @@ public static class ModelFiles
         {
             var cause = e;
             while (cause is System.Reflection.TargetInvocationException { InnerException: { } inner }) cause = inner;
+            // ML.NET's words when no registered loader matches an entry's signature (UViT.MLNet's are registered above); a
+            // chain reports it wrapped in "Error during class instantiation".
+            for (var inner = e; inner is not null; inner = inner.InnerException)
+                if (inner.Message.StartsWith("Couldn't load model", StringComparison.Ordinal))
+                    throw new InvalidDataException($"'{path}' holds a transformer that no loader in this process knows ({inner.Message}): the assembly " +
+                                                   "that wrote it is not referenced, or a newer version of it wrote the zip.", e);
             throw new InvalidDataException($"'{path}' could not be loaded as a model zip (truncated, corrupt, or written by another version?): {cause.Message}", e);
         }
     }

@@ -5,7 +5,7 @@ using System.Text;
 using UViT.MLNet.Core.Checkpoints;
 using UViT.MLNet.Core.Evaluation;
 using UViT.MLNet.Core.Training;
-using UViT.MLNet.Transforms.Data;
+using UViT.MLNet.Samples;
 using UViT.MLNet.Tests.Support;
 
 namespace UViT.MLNet.Tests.Checkpoints;

@@ -13,7 +13,7 @@ using UViT.MLNet.Core.Networks;
 using UViT.MLNet.Core.Training;
 using UViT.MLNet.Estimators;
 using UViT.MLNet.Tests.Pipeline;
-using UViT.MLNet.Transforms.Data;
+using UViT.MLNet.Samples;
 using UViT.MLNet.Transforms.Persistence;
 using static TorchSharp.torch;
 

@@ -4,7 +4,7 @@
 using UViT.MLNet.Core.Checkpoints;
 using UViT.MLNet.Core.Evaluation;
 using UViT.MLNet.Tests.Support;
-using UViT.MLNet.Transforms.Data;
+using UViT.MLNet.Samples;
 using static TorchSharp.torch;
 
 namespace UViT.MLNet.Tests.Evaluation;

@@ -78,6 +78,16 @@ public sealed class CliReliabilityTests
         AssertOneErrorLine(exit, log, 1);
         (exit, log) = CliProcess.Run("sample", zip, "--class", "c7");
         AssertOneErrorLine(exit, log, 1);
+        (exit, log) = CliProcess.Run("sample", zip, "--device", "gpu");
+        AssertOneErrorLine(exit, log, 1);
+        StringAssert.Contains(log, "cuda:N", log);
+        (exit, log) = CliProcess.Run("sample", zip, "--device", "cuda:99");   // no CUDA here, or not 100 devices: an error, not a CPU run
+        AssertOneErrorLine(exit, log, 1);
+
+        // The zip's input schema is what generation reads, not the training folder's columns (Path, ClassName).
+        var model = new MLContext().LoadChecked(zip, out var schema);
+        CollectionAssert.AreEqual(new[] { "Label", "Seed" }, schema.Select(c => c.Name).ToArray());
+        (model as IDisposable)?.Dispose();
         (exit, log) = CliProcess.Run("sample", "--help");
         StringAssert.Contains(log, "default: the model's", log);
         Assert.DoesNotContain("[default: 30]", log, "sample --help shows a step count the model's setting overrides");

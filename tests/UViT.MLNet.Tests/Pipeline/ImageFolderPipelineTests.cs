@@ -12,6 +12,7 @@ using UViT.MLNet.Tests.Samples;
 using UViT.MLNet.Tests.Support;
 using UViT.MLNet.Transforms.Generation;
 using UViT.MLNet.Transforms.Persistence;
+using UViT.MLNet.Samples;
 
 namespace UViT.MLNet.Tests.Pipeline;
 

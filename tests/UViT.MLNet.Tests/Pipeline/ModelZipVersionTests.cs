@@ -16,7 +16,7 @@ public sealed class ModelZipVersionTests
 {
     public TestContext TestContext { get; set; } = null!;
 
-    private static string VersionOneZip => Path.Combine(Fixtures.RepoRoot, "tests", "UViT.MLNet.Tests", "Data", "ModelZipV1", "model.zip");
+    internal static string VersionOneZip => Path.Combine(Fixtures.RepoRoot, "tests", "UViT.MLNet.Tests", "Data", "ModelZipV1", "model.zip");
 
     private static IDataView Requests(MLContext mlContext) =>
         mlContext.Data.LoadFromEnumerable(new[] { new Row { Label = 1, Seed = 3 }, new Row { Label = 2, Seed = 4 } });

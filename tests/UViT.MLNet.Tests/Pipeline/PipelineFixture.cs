@@ -6,7 +6,7 @@ using UViT.MLNet.Transforms.Generation;
 using UViT.MLNet.Core.Generation;
 using UViT.MLNet.Core.Networks;
 using UViT.MLNet.Estimators;
-using UViT.MLNet.Transforms.Data;
+using UViT.MLNet.Samples;
 using UViT.MLNet.Tests.Support;
 
 namespace UViT.MLNet.Tests.Pipeline;

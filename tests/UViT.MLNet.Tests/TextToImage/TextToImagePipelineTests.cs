@@ -58,10 +58,16 @@ public sealed class TextToImagePipelineTests
         Assert.IsGreaterThan(0.5, MaxDiff(before[0], before[2]), "the seed changes the image");
 
         string zip = Path.Combine(TestContext.TestRunDirectory ?? Path.GetTempPath(), Guid.NewGuid().ToString("N") + "_text_to_image.zip");
-        mlContext.Model.Save(pipeline, prompts.Schema, zip);
+        // What generation reads: the chain takes prompt text and seeds; the generator alone takes the context vectors.
+        var requestSchema = pipeline.GenerationRequestSchema();
+        CollectionAssert.AreEqual(new[] { "Prompt", "Seed" }, requestSchema.Select(c => c.Name).ToArray());
+        Assert.AreEqual(TextDataViewType.Instance, requestSchema["Prompt"].Type);
+        var net = generator.Generator.Config;
+        Assert.AreEqual(new VectorDataViewType(NumberDataViewType.Single, net.NumClipTokens!.Value, net.ClipDim!.Value), generator.GenerationRequestSchema()[generator.ContextColumnName].Type);
+        mlContext.Model.Save(pipeline, requestSchema, zip);
         var fresh = new MLContext(seed: 42).RegisterUViT();
         var loaded = fresh.Model.Load(zip, out var inputSchema);
-        Assert.IsNotNull(inputSchema.GetColumnOrNull("Prompt"));
+        CollectionAssert.AreEqual(new[] { "Prompt", "Seed" }, inputSchema.Select(c => c.Name).ToArray());
         var after = PipelineFixture.Pixels(loaded.Transform(TextPipelineFixture.Prompts(fresh, [("a red square", 1), ("a blue square", 1), ("a red square", 2), ("a red square", 1)])), "DecodedPixels");
         for (int i = 0; i < before.Count; i++) CollectionAssert.AreEqual(before[i], after[i], $"row {i}: image differs after loading the zip");
         (loaded as IDisposable)?.Dispose();

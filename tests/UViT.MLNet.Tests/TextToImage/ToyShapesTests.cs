@@ -5,7 +5,8 @@ using Microsoft.ML;
 using Microsoft.ML.Data;
 using UViT.MLNet.Tests.Samples;
 using UViT.MLNet.Tests.Support;
-using UViT.MLNet.Transforms.Data;
+using UViT.MLNet.Samples;
+using UViT.MLNet.Transforms.Persistence;
 
 namespace UViT.MLNet.Tests.TextToImage;
 
@@ -60,6 +61,11 @@ public sealed class ToyShapesTests
         SampleOutputs.AssertPngOfSize(Path.Combine(output, "loss.png"), 800, 480, log);   // the CLI's LossPlot size
         StringAssert.Contains(log, "prompt check");
         StringAssert.Contains(log, "of 12 images");
+
+        // The zip's input schema is what generation reads: prompts and seeds.
+        var model = new MLContext().LoadChecked(Path.Combine(output, "model.zip"), out var schema);
+        CollectionAssert.AreEqual(new[] { "Prompt", "Seed" }, schema.Select(c => c.Name).ToArray());
+        (model as IDisposable)?.Dispose();
 
         // `uvit sample` on the text model it wrote: prompts from options and a file, one PNG per image beside the grid.
         string zip = Path.Combine(output, "model.zip"), perImage = Path.Combine(output, "each"), promptFile = Path.Combine(output, "prompts.txt");

@@ -6,7 +6,7 @@ using UViT.MLNet.Core.Generation;
 using UViT.MLNet.Core.Networks;
 using UViT.MLNet.Core.Training;
 using UViT.MLNet.Estimators;
-using UViT.MLNet.Transforms.Data;
+using UViT.MLNet.Samples;
 using static TorchSharp.torch;
 
 namespace UViT.MLNet.Cli.Bench;

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Text.Json;
 using UViT.MLNet.Cli.Bench;
+using UViT.MLNet.Samples;
 
 namespace UViT.MLNet.Cli.Commands;
 

@@ -28,9 +28,3 @@ internal sealed class ConsoleProgressBar(string title)
         if (!Console.IsOutputRedirected) Console.WriteLine();
     }
 }
-
-/// <summary>IProgress that runs its handler on the reporting thread (no synchronisation context needed).</summary>
-internal sealed class InlineProgress<T>(Action<T> handler) : IProgress<T>
-{
-    public void Report(T value) => handler(value);
-}

@@ -1,5 +1,6 @@
 using Microsoft.ML;
 using UViT.MLNet.Core.Evaluation;
+using UViT.MLNet.Samples;
 using UViT.MLNet.Transforms.Evaluation;
 
 namespace UViT.MLNet.Cli.Commands;
@@ -52,5 +53,5 @@ internal static class FidInputs
 
     /// <summary>Evaluator progress drawn on <paramref name="bar"/>.</summary>
     public static IProgress<FidProgress> Progress(ConsoleProgressBar bar) =>
-        new InlineProgress<FidProgress>(p => bar.Update(p.Done, p.Total ?? p.Done, "images"));
+        new SynchronousProgress<FidProgress>(p => bar.Update(p.Done, p.Total ?? p.Done, "images"));
 }

@@ -39,7 +39,7 @@ internal static class FidModelCommand
             if (count < 2) throw new ArgumentException($"--samples must be at least 2; got {count}.");
             string modelPath = parse.GetValue(model)!.FullName, referencePath = parse.GetValue(reference)!.FullName;
             var statistics = FidStatisticsFile.Read(referencePath);
-            var mlContext = new MLContext(seed: 0).RegisterUViT();
+            var mlContext = ModelDevice.Context(common.Device(parse));   // the model runs where Inception does
             var loaded = GenerationHelpers.LoadModel(mlContext, modelPath);
             var original = GenerationHelpers.FindGenerator(loaded);
             var generator = original.WithSampling(sampling.Override(parse, original.Settings));

@@ -5,6 +5,7 @@ using UViT.MLNet.Transforms.Generation;
 using UViT.MLNet.Transforms.Latents;
 using UViT.MLNet.Transforms.Persistence;
 using UViT.MLNet.Transforms.Text;
+using UViT.MLNet.Samples;
 
 namespace UViT.MLNet.Cli.Commands;
 
@@ -62,28 +63,13 @@ internal static class GenerationHelpers
     {
         var bar = new ConsoleProgressBar("sampling");
         int done = 0;
-        var progress = !showProgress ? null : new InlineProgress<SamplerProgress>(p =>
+        var progress = !showProgress ? null : new SynchronousProgress<SamplerProgress>(p =>
         {
             if (p.Step == p.Total) done += Math.Min(generator.BatchSize, requests.Count - done);
             bar.Update(done, requests.Count, "");
         });
         var (view, pixelColumn, imageColumn, _) = Run(mlContext, model, generator, requests, progress);
-        var results = new List<(MLImage?, float[])>();
-        var pixels = view.Schema[pixelColumn];
-        DataViewSchema.Column? image = imageColumn is null ? null : view.Schema[imageColumn];
-        using (var cursor = view.GetRowCursor(image is { } i ? [pixels, i] : [pixels]))
-        {
-            var getPixels = cursor.GetGetter<VBuffer<float>>(pixels);
-            var getImage = image is { } column ? cursor.GetGetter<MLImage>(column) : null;
-            VBuffer<float> buffer = default;
-            while (cursor.MoveNext())
-            {
-                MLImage current = null!;
-                getImage?.Invoke(ref current);
-                getPixels(ref buffer);
-                results.Add((getImage is null ? null : current, buffer.DenseValues().ToArray()));
-            }
-        }
+        var results = view.ReadGenerated(pixelColumn, imageColumn);
         if (showProgress) bar.Done();
         return results;
     }

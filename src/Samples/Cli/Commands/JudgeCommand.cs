@@ -4,6 +4,7 @@ using System.Globalization;
 using Microsoft.ML;
 using UViT.MLNet.Core.Checkpoints;
 using UViT.MLNet.Core.Evaluation;
+using UViT.MLNet.Samples;
 using UViT.MLNet.Transforms.Persistence;
 
 namespace UViT.MLNet.Cli.Commands;
@@ -68,7 +69,7 @@ internal static class JudgeCommand
             int[] training = DigitJudgeSplit.Training(digits.Labels), heldOut = DigitJudgeSplit.HeldOut(digits.Labels);
             Console.WriteLine($"split: {DigitJudgeSplit.Description} ({training.Length} training, {heldOut.Length} held out)");
             var clock = Stopwatch.StartNew();
-            var progress = new InlineProgress<(int Epoch, double Loss)>(p =>
+            var progress = new SynchronousProgress<(int Epoch, double Loss)>(p =>
                 Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"epoch {p.Epoch}/{options.Epochs}: mean training loss {p.Loss:F4} ({clock.Elapsed:mm\\:ss})")));
             using var judge = DigitJudgeTrainer.Train(digits.Pixels, digits.Labels, training, options, progress);
             var elapsed = clock.Elapsed;

@@ -33,10 +33,11 @@ internal static class SampleCommand
         var fidStats = new Option<string?>("--fid-stats") { Description = "Also write this shard's mergeable FID sums (.npz: count, sum, sum of outer products of Inception pool3 features); combine with `uvit fid merge`." };
         var fidWeights = new Option<FileInfo?>("--fid-weights") { Description = "FID Inception weights for --fid-stats (as `uvit fid --weights`)." };
         var fidDevice = new Option<string>("--fid-device") { Description = "Device of the Inception network for --fid-stats: cpu, cuda or cuda:N.", DefaultValueFactory = _ => "cpu" };
+        var device = ModelDevice.Create();
         var sampling = SamplingOptions.ForSavedModel();
         var command = new Command("sample", "Generate images from a saved model zip (class, unconditional or text model); sampling settings default to those saved in the model.")
         {
-            model, output, count, classes, prompts, promptFile, outDir, seed, batch, shard, shards, fidStats, fidWeights, fidDevice,
+            model, output, count, classes, prompts, promptFile, outDir, seed, batch, shard, shards, fidStats, fidWeights, fidDevice, device,
         };
         sampling.AddTo(command);
         command.SetAction(parse => CliErrors.Run(() =>
@@ -48,7 +49,7 @@ internal static class SampleCommand
             var (assignment, source) = folder is null ? (ShardAssignment.Whole, "")
                 : ShardAssignment.Resolve(parse.GetValue(shard), parse.GetValue(shards), Environment.GetEnvironmentVariable);
             var fid = FidSettings(parse.GetValue(fidStats), parse.GetValue(fidWeights), parse.GetValue(fidDevice)!);
-            var mlContext = new MLContext(seed: 0).RegisterUViT();
+            var mlContext = ModelDevice.Context(parse.GetValue(device)!);
             var loaded = GenerationHelpers.LoadModel(mlContext, parse.GetValue(model)!.FullName);
             var original = GenerationHelpers.FindGenerator(loaded);
             var generator = original.WithSampling(sampling.Override(parse, original.Settings));

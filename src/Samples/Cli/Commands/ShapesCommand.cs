@@ -4,7 +4,7 @@ using Microsoft.ML;
 using Microsoft.ML.Data;
 using UViT.MLNet.Core.Text;
 using UViT.MLNet.Estimators;
-using UViT.MLNet.Transforms.Data;
+using UViT.MLNet.Samples;
 using UViT.MLNet.Transforms.Generation;
 using UViT.MLNet.Transforms.Persistence;
 using UViT.MLNet.Transforms.Text;
@@ -59,7 +59,7 @@ internal static class ShapesCommand
                 MaxSteps = parse.GetValue(steps), BatchSize = parse.GetValue(batch), Seed = parse.GetValue(seed), Device = parse.GetValue(device)!,
                 CheckpointDirectory = Path.Combine(outputFolder, "checkpoint"), Resume = false, Sampling = sampling.Read(parse),
                 ReportInterval = 10,
-                Progress = new InlineProgress<TrainingProgress>(p => { bar.Update(p.Step, p.TotalSteps, $"loss {p.Loss:F4}"); losses.Add(p); }),
+                Progress = new SynchronousProgress<TrainingProgress>(p => { bar.Update(p.Step, p.TotalSteps, $"loss {p.Loss:F4}"); losses.Add(p); }),
             };
             var encodeCaptions = mlContext.Transforms.EncodeText(text, new TextEncodingOptions { InputColumnName = nameof(ToyShapes.Row.Captions), Device = options.Device, BatchSize = 64 });
             using var trained = encodeCaptions.Append(mlContext.Diffusion().Trainers.UViT(options)).Fit(view);
@@ -79,7 +79,7 @@ internal static class ShapesCommand
             var encodePrompts = mlContext.Transforms.EncodeText(text, new TextEncodingOptions { InputColumnName = nameof(PromptRow.Prompt), Device = options.Device }).Fit(requestView);
             var promptPipeline = new TransformerChain<ITransformer>(encodePrompts, trained.LastTransformer);
             string zip = Path.Combine(outputFolder, "model.zip");
-            mlContext.Model.SaveAtomically(promptPipeline, requestView.Schema, zip);
+            mlContext.Model.SaveAtomically(promptPipeline, promptPipeline.GenerationRequestSchema(), zip);
             Console.WriteLine($"saved {zip} ({new FileInfo(zip).Length / 1024} KiB: tokenizer, text encoder, U-ViT)");
 
             var fresh = new MLContext(seed: 0).RegisterUViT();

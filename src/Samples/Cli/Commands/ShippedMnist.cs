@@ -1,4 +1,4 @@
-using UViT.MLNet.Transforms.Data;
+using UViT.MLNet.Samples;
 
 namespace UViT.MLNet.Cli.Commands;
 

@@ -6,6 +6,8 @@ using UViT.MLNet.Core.Generation;
 using UViT.MLNet.Core.Networks;
 using UViT.MLNet.Core.Training;
 using UViT.MLNet.Estimators;
+using UViT.MLNet.Samples;
+using UViT.MLNet.Transforms.Generation;
 using UViT.MLNet.Transforms.Persistence;
 
 namespace UViT.MLNet.Cli.Commands;
@@ -82,7 +84,7 @@ internal static class TrainCommand
                 Sampling = samplingSettings,
                 Attention = parse.GetValue(attention),
                 ReportInterval = 10,
-                Progress = new InlineProgress<TrainingProgress>(p => { bar.Update(p.Step, p.TotalSteps, $"loss {p.Loss:F4}"); losses.Add(p); }),
+                Progress = new SynchronousProgress<TrainingProgress>(p => { bar.Update(p.Step, p.TotalSteps, $"loss {p.Loss:F4}"); losses.Add(p); }),
                 CancellationToken = cancel.Token,
             };
             var recipe = UViTTrainerOptions.ShortRunRecipe;
@@ -113,7 +115,7 @@ internal static class TrainCommand
             if (losses.Count > 0) Console.WriteLine($"wrote {lossPng}");
 
             string zip = Path.Combine(outputFolder, "model.zip");
-            mlContext.Model.SaveAtomically(model, view.Schema, zip);
+            mlContext.Model.SaveAtomically(model, model.GenerationRequestSchema(), zip);   // what generation reads, not the training data
             Console.WriteLine($"saved {zip} ({new FileInfo(zip).Length / 1024} KiB)");
 
             // Generate from the saved file, in a fresh MLContext, as a user would.

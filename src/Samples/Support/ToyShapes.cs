@@ -4,7 +4,7 @@
 using Microsoft.ML;
 using Microsoft.ML.Data;
 
-namespace UViT.MLNet.Transforms.Data;
+namespace UViT.MLNet.Samples;
 
 /// <summary>Coloured-shape images with captions, and a judge that reads colour and shape back from pixels.</summary>
 public static class ToyShapes

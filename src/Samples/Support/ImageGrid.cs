@@ -3,7 +3,9 @@ using Microsoft.ML.Data;
 using SkiaSharp;
 using UViT.MLNet.Core.Checkpoints;
 
-namespace UViT.MLNet.Transforms.Generation;
+using UViT.MLNet.Transforms.Generation;
+
+namespace UViT.MLNet.Samples;
 
 /// <summary>PNG grids of MLImages.</summary>
 public static class ImageGrid
@@ -27,7 +29,7 @@ public static class ImageGrid
         using var text = new SKPaint { Color = SKColors.White, TextSize = 16, IsAntialias = true, Typeface = SKTypeface.Default };
         for (int i = 0; i < images.Count; i++)
         {
-            using var tile = ToBitmap(images[i]);
+            using var tile = ImagePng.ToBitmap(images[i]);
             int row = i / columns, column = i % columns;
             var target = SKRect.Create(captionWidth + gap + column * (cellW + gap), gap + row * (cellH + gap), cellW, cellH);
             using var paint = new SKPaint { FilterQuality = SKFilterQuality.None };
@@ -38,15 +40,5 @@ public static class ImageGrid
         using var image = SKImage.FromBitmap(bitmap);
         using var png = image.Encode(SKEncodedImageFormat.Png, 100);
         AtomicFile.Write(path, stream => png.SaveTo(stream));
-    }
-
-    /// <summary>An MLImage (Rgba32 or Bgra32) as a Skia bitmap; the caller disposes it.</summary>
-    internal static SKBitmap ToBitmap(MLImage image)
-    {
-        var format = image.PixelFormat == MLPixelFormat.Bgra32 ? SKColorType.Bgra8888 : SKColorType.Rgba8888;
-        var bitmap = new SKBitmap(new SKImageInfo(image.Width, image.Height, format, SKAlphaType.Unpremul));
-        var pixels = image.Pixels;
-        System.Runtime.InteropServices.Marshal.Copy(pixels.ToArray(), 0, bitmap.GetPixels(), pixels.Length);
-        return bitmap;
     }
 }

@@ -1,17 +1,23 @@
-namespace UViT.MLNet.Cli.Commands;
+// The file table of an image folder with one subfolder per class, as the samples and `uvit train --data` read it.
+namespace UViT.MLNet.Samples;
 
 /// <summary>A folder with one subfolder per class: the subfolder name is the label.</summary>
-internal static class ImageFolder
+public static class ImageFolder
 {
     private static readonly string[] Extensions = [".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp"];
 
+    /// <summary>One image: its path relative to the folder and its class (the subfolder's name).</summary>
     public sealed class Entry
     {
+        /// <summary>The image's path relative to the folder (ML.NET's LoadImages takes the folder and this).</summary>
         public string Path { get; set; } = "";
+        /// <summary>The subfolder's name.</summary>
         public string ClassName { get; set; } = "";
     }
 
-    /// <summary>Every image under FOLDER/CLASS/, as paths relative to FOLDER.</summary>
+    /// <summary>Every image under FOLDER/CLASS/ (png, jpg, jpeg, bmp, gif, webp), as paths relative to FOLDER, in ordinal order.</summary>
+    /// <exception cref="ArgumentException">The folder does not exist or holds no images in subfolders.</exception>
+    /// <exception cref="InvalidDataException">An image cannot be decoded (named).</exception>
     public static List<Entry> List(string folder)
     {
         if (!Directory.Exists(folder)) throw new ArgumentException($"Data folder '{folder}' does not exist.");

@@ -5,7 +5,7 @@ using System.IO.Compression;
 using Microsoft.ML;
 using Microsoft.ML.Data;
 
-namespace UViT.MLNet.Transforms.Data;
+namespace UViT.MLNet.Samples;
 
 /// <summary>Images and labels read from an IDX pair (e.g. MNIST's images-idx3-ubyte.gz / labels-idx1-ubyte.gz).</summary>
 public sealed class IdxImageDataset
