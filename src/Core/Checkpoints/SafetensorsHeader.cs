@@ -3,7 +3,9 @@
 // data; offsets count from the start of the data. TorchSharp.PyBridge's reader trusts the offsets: a negative one reads header
 // bytes as weights, a huge shape allocates before failing. This check refuses such files with a message naming them.
 using System.Buffers.Binary;
+using System.Text;
 using System.Text.Json;
+using System.Text.Json.Nodes;
 
 namespace UViT.MLNet.Core.Checkpoints;
 
@@ -27,7 +29,14 @@ public static class SafetensorsHeader
     /// </summary>
     /// <param name="source">How to name the file in errors.</param>
     /// <exception cref="InvalidDataException">The header is truncated, not JSON, or describes data the file does not hold.</exception>
-    public static void Validate(Stream stream, string source)
+    public static void Validate(Stream stream, string source) => ReadMetadata(stream, source);
+
+    /// <summary>
+    /// Validates the header at <paramref name="stream"/>'s position like <see cref="Validate"/> and returns its
+    /// <c>__metadata__</c> string map (empty when the file has none). The stream's position is restored.
+    /// </summary>
+    /// <exception cref="InvalidDataException">The header is invalid, or its metadata is not a map of strings.</exception>
+    public static Dictionary<string, string> ReadMetadata(Stream stream, string source)
     {
         long start = stream.Position, available = stream.Length - start;
         try
@@ -40,7 +49,7 @@ public static class SafetensorsHeader
                 throw Corrupt(source, $"its header claims {headerLength} bytes but {available - 8} follow (limit {MaxHeaderBytes})");
             var header = new byte[headerLength];
             stream.ReadExactly(header);
-            CheckEntries(header, available - 8 - (long)headerLength, source);
+            return CheckEntries(header, available - 8 - (long)headerLength, source);
         }
         finally
         {
@@ -48,19 +57,57 @@ public static class SafetensorsHeader
         }
     }
 
-    private static void CheckEntries(byte[] header, long dataLength, string source)
+    /// <summary>
+    /// Copies the safetensors file <paramref name="file"/> to <paramref name="destination"/> with <paramref name="metadata"/> as
+    /// its <c>__metadata__</c> (replacing any): the tensors' entries and data are unchanged, since offsets count from the data's
+    /// start. The new header is padded with spaces to a multiple of 8 bytes, as the format recommends.
+    /// </summary>
+    public static void WriteWithMetadata(ReadOnlySpan<byte> file, IReadOnlyDictionary<string, string> metadata, Stream destination)
+    {
+        int headerLength = checked((int)BinaryPrimitives.ReadUInt64LittleEndian(file));
+        var header = JsonNode.Parse(file.Slice(8, headerLength))!.AsObject();
+        header.Remove("__metadata__");
+        var entries = new JsonObject { ["__metadata__"] = new JsonObject(metadata.Select(kv => KeyValuePair.Create(kv.Key, (JsonNode?)JsonValue.Create(kv.Value)))) };
+        foreach (var (name, value) in header.ToList())
+        {
+            header.Remove(name);
+            entries[name] = value;
+        }
+        byte[] json = Encoding.UTF8.GetBytes(entries.ToJsonString());
+        int padded = (json.Length + 7) / 8 * 8;
+        Span<byte> length = stackalloc byte[8];
+        BinaryPrimitives.WriteUInt64LittleEndian(length, (ulong)padded);
+        destination.Write(length);
+        destination.Write(json);
+        for (int i = json.Length; i < padded; i++) destination.WriteByte((byte)' ');
+        destination.Write(file[(8 + headerLength)..]);
+    }
+
+    private static Dictionary<string, string> CheckEntries(byte[] header, long dataLength, string source)
     {
         JsonDocument document;
         try { document = JsonDocument.Parse(header); }
         catch (JsonException e) { throw Corrupt(source, $"its header is not valid JSON ({e.Message})"); }
+        var metadata = new Dictionary<string, string>(StringComparer.Ordinal);
         using (document)
         {
             if (document.RootElement.ValueKind != JsonValueKind.Object) throw Corrupt(source, "its header is not a JSON object");
             foreach (var entry in document.RootElement.EnumerateObject())
             {
-                if (entry.Name == "__metadata__") continue;
-                CheckTensor(entry.Name, entry.Value, dataLength, source);
+                if (entry.Name == "__metadata__") ReadMetadataEntries(entry.Value, metadata, source);
+                else CheckTensor(entry.Name, entry.Value, dataLength, source);
             }
+        }
+        return metadata;
+    }
+
+    private static void ReadMetadataEntries(JsonElement element, Dictionary<string, string> metadata, string source)
+    {
+        if (element.ValueKind != JsonValueKind.Object) throw Corrupt(source, "its __metadata__ is not a JSON object");
+        foreach (var item in element.EnumerateObject())
+        {
+            if (item.Value.ValueKind != JsonValueKind.String) throw Corrupt(source, $"its __metadata__ entry '{item.Name}' is not a string");
+            metadata[item.Name] = item.Value.GetString()!;
         }
     }
 

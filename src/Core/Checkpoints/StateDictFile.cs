@@ -83,13 +83,35 @@ public static class StateDictFile
         }
     }
 
-    /// <summary>Writes a state dict as safetensors, atomically (temp file in the same folder, then rename).</summary>
-    public static void WriteSafetensors(string path, IReadOnlyDictionary<string, Tensor> state)
+    /// <summary>
+    /// Writes a state dict as safetensors, atomically (temp file in the same folder, then rename), with
+    /// <paramref name="metadata"/> as the header's <c>__metadata__</c> string map when given.
+    /// </summary>
+    public static void WriteSafetensors(string path, IReadOnlyDictionary<string, Tensor> state, IReadOnlyDictionary<string, string>? metadata = null)
     {
         TorchRuntime.EnsureLoaded();
         using var scope = NewDisposeScope();                        // the detached, CPU and contiguous copies
         var contiguous = state.ToDictionary(kv => kv.Key, kv => kv.Value.detach().cpu().contiguous());
-        AtomicFile.Write(path, stream => Safetensors.SaveStateDict(stream, contiguous, leaveOpen: true));
+        AtomicFile.Write(path, stream =>
+        {
+            if (metadata is null)
+            {
+                Safetensors.SaveStateDict(stream, contiguous, leaveOpen: true);
+                return;
+            }
+            using var plain = new MemoryStream();
+            Safetensors.SaveStateDict(plain, contiguous, leaveOpen: true);
+            SafetensorsHeader.WriteWithMetadata(plain.GetBuffer().AsSpan(0, (int)plain.Length), metadata, stream);
+        });
+    }
+
+    /// <summary>The <c>__metadata__</c> string map of a safetensors file (empty when it has none), after validating its header.</summary>
+    /// <exception cref="FileNotFoundException">No such file.</exception>
+    /// <exception cref="InvalidDataException">Not a valid safetensors file.</exception>
+    public static Dictionary<string, string> ReadSafetensorsMetadata(string path)
+    {
+        using var stream = OpenForRead(path);
+        return SafetensorsHeader.ReadMetadata(stream, path);
     }
 
     /// <summary>The flat <c>name -> tensor</c> dict of a torch.save file's top-level dict, unwrapping a container.</summary>

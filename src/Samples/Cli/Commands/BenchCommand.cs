@@ -1,7 +1,6 @@
 using System.CommandLine;
 using System.Text.Json;
 using UViT.MLNet.Cli.Bench;
-using UViT.MLNet.Transforms.Data;
 
 namespace UViT.MLNet.Cli.Commands;
 
@@ -54,8 +53,7 @@ internal static class BenchCommand
             if (wanted.Contains("sample")) Emit(BenchCases.Sample(batch: 4, steps: 20, Positive(parse.GetValue(sampleRuns), "--sample-runs"), gemm, onDevice, weightsType));
             if (wanted.Contains("pipeline"))
             {
-                string mnist = Path.Combine(AppContext.BaseDirectory, "data", "mnist");
-                var digits = IdxImageDataset.Read(Path.Combine(mnist, "images-idx3-ubyte.gz"), Path.Combine(mnist, "labels-idx1-ubyte.gz"), 2000);
+                var digits = ShippedMnist.Read(2000);
                 var (pipeline, mnistTrain) = BenchCases.PipelineOverhead(digits, Positive(parse.GetValue(pipelineSteps), "--pipeline-steps"), batch: 64,
                                                                          Positive(parse.GetValue(pipelinePairs), "--pipeline-pairs"), gemm);
                 Emit(pipeline);

@@ -6,8 +6,6 @@ using UViT.MLNet.Core.Generation;
 using UViT.MLNet.Core.Networks;
 using UViT.MLNet.Core.Training;
 using UViT.MLNet.Estimators;
-using UViT.MLNet.Transforms.Data;
-using UViT.MLNet.Transforms.Generation;
 using UViT.MLNet.Transforms.Persistence;
 
 namespace UViT.MLNet.Cli.Commands;
@@ -15,7 +13,8 @@ namespace UViT.MLNet.Cli.Commands;
 /// <summary>
 /// <c>uvit train</c>: the main job. Trains a class-conditional U-ViT through the ML.NET pipeline (on the shipped MNIST digits
 /// by default, or on a folder with one subfolder per class), saves the model zip, loads it back in a fresh MLContext,
-/// generates every class with guidance and writes a PNG grid (samples.png) and the training-loss plot (loss.png).
+/// generates every class with guidance and writes a PNG grid (samples.png) and the training-loss plot (loss.png). On the MNIST
+/// digits it ends with the digit check: the digit judge (a CNN, see <see cref="JudgeCommand"/>) reads 50 generated digits per class.
 /// </summary>
 internal static class TrainCommand
 {
@@ -123,16 +122,16 @@ internal static class TrainCommand
             var generator = GenerationHelpers.FindGenerator(loaded);
             string grid = Path.Combine(outputFolder, "samples.png");
             var genClock = Stopwatch.StartNew();
-            var samples = GenerationHelpers.WriteClassGrid(fresh, loaded, generator, grid, parse.GetValue(perClass), baseSeed: 1000);
+            GenerationHelpers.WriteClassGrid(fresh, loaded, generator, grid, parse.GetValue(perClass), baseSeed: 1000);
             Console.WriteLine($"generated {generator.Generator.ClassCount * parse.GetValue(perClass)} images in {genClock.Elapsed:mm\\:ss} " +
                               $"({generator.Settings.Sampler}, {generator.Settings.Steps} steps, guidance s = {generator.Settings.GuidanceScale}, {(generator.Settings.UseEmaWeights ? "EMA" : "raw")} weights)");
             Console.WriteLine($"wrote {grid}");
-            if (parse.GetValue(data) is null && generator.OutputRange == PixelRange.Bytes)
+            if (parse.GetValue(data) is null)
             {
-                var check = DigitCheck.Run(MnistDigits(), samples);
-                Console.WriteLine($"digit check: an ML.NET classifier trained on real digits ({check.RealAccuracy:P1} accurate on held-out real digits) " +
-                                  $"reads {check.Agreement:P0} of the generated digits as the requested class " +
-                                  $"(per class: {string.Join(" ", check.PerClassHits.Select((h, c) => $"{c}:{h}/{check.PerClass}"))})");
+                // The same digits and report as `uvit judge model.zip` with its defaults.
+                Console.WriteLine($"digit check: {JudgedPerClass * generator.Generator.ClassCount} more digits for the digit judge (`uvit judge` repeats this check)");
+                var outcome = DigitJudging.Run(fresh, loaded, generator, JudgedPerClass, seed: 0, ShippedMnist.JudgePath);
+                foreach (string line in DigitJudging.Lines(outcome)) Console.WriteLine(line);
             }
             Console.WriteLine($"total {clock.Elapsed:mm\\:ss}");
             return 0;
@@ -142,18 +141,16 @@ internal static class TrainCommand
 
     private static int DistinctClasses(string? folder) => folder is null ? 10 : ImageFolder.List(folder).Select(e => e.ClassName).Distinct().Count();
 
-    private static string MnistFolder => Path.Combine(AppContext.BaseDirectory, "data", "mnist");
-
-    private static IdxImageDataset MnistDigits() =>
-        IdxImageDataset.Read(Path.Combine(MnistFolder, "images-idx3-ubyte.gz"), Path.Combine(MnistFolder, "labels-idx1-ubyte.gz"));
+    /// <summary>Digits per class the end-of-run digit check generates (500 in all; <c>uvit judge</c>'s default).</summary>
+    private const int JudgedPerClass = 50;
 
     /// <summary>The training view and the transforms that turn it into an image column + key label.</summary>
     private static (IDataView View, IEstimator<ITransformer> Pipeline, string Description) LoadData(MLContext mlContext, string? folder, int size, bool grayscale)
     {
         if (folder is null)
         {
-            var digits = MnistDigits();
-            return (digits.ToDataView(mlContext), new EstimatorChain<ITransformer>(), $"{digits.Count} MNIST digits ({digits.Height}x{digits.Width}, {digits.ClassCount} classes) from {MnistFolder}");
+            var digits = ShippedMnist.Read();
+            return (digits.ToDataView(mlContext), new EstimatorChain<ITransformer>(), $"{digits.Count} MNIST digits ({digits.Height}x{digits.Width}, {digits.ClassCount} classes) from {ShippedMnist.Folder}");
         }
         var files = ImageFolder.List(folder);
         var view = mlContext.Data.LoadFromEnumerable(files);
