@@ -21,9 +21,10 @@ internal static class BenchCases
     {
         double tokens = c.TokenCount, d = c.EmbedDim, blocks = c.Depth + 1;
         double perBlock = tokens * (4 * d * d + 2 * d * c.MlpHiddenDim) + 2 * tokens * tokens * d;   // qkv + proj + mlp, q k^T and a v
-        double skips = c.Skip ? c.Depth / 2 * tokens * 2 * d * d : 0;
+        double skips = c.Skip && c.SkipMode == UViTSkipMode.Concat ? c.Depth / 2 * tokens * 2 * d * d : 0;   // skip_linear (none when added)
+        double adaLn = c.TimeConditioning == UViTTimeConditioning.AdaLayerNorm ? blocks * 4 * d * d : 0;         // ada_ln: one vector per image
         double io = tokens * (c.PatchSize * c.PatchSize * c.InChannels) * d * 2;                     // patch embedding and decoder
-        return 2 * (blocks * perBlock + skips + io) / 1e9;
+        return 2 * (blocks * perBlock + skips + adaLn + io) / 1e9;
     }
 
     /// <summary>The yardstick alone: <paramref name="samples"/> GEMM bursts.</summary>
