@@ -4,7 +4,8 @@
 #   1. `dotnet new console` + `dotnet add package UViT.MLNet` without a backend: the first call must fail with the one
 #      clear error that names the backend packages;
 #   2. + the backend package (README's Install section): train, save, load in a new MLContext, generate, check (Program.cs);
-#   3. `dotnet tool install UViT.MLNet.Tool --tool-path`: `uvit presets` and a 20-step `uvit train`;
+#   3. `dotnet tool install UViT.MLNet.Tool --tool-path`: `uvit presets` and a 20-step `uvit train` (its digit check reads the
+#      digit judge the package ships in data/mnist);
 #   4. the quick-start notebook with its library cell swapped for `#r "nuget: ..."` lines (TorchSharp from the NuGet cache).
 # Each check prints "check: NAME: passed|failed"; the last line is "N passed, N failed". Exit code 0 when all pass.
 set -uo pipefail
@@ -80,7 +81,8 @@ if [ $r -eq 0 ]; then
   "$work/tools/uvit" presets >presets.log 2>&1 && grep -q "cifar10_uvit_small" presets.log
   r=$?; [ $r -ne 0 ] && cat presets.log
   check "uvit presets" $r
-  "$work/tools/uvit" train --steps 20 --per-class 2 --sample-steps 5 -o "$work/tool-run" >train.log 2>&1 && [ -s "$work/tool-run/model.zip" ] && [ -s "$work/tool-run/samples.png" ]
+  "$work/tools/uvit" train --steps 20 --per-class 2 --sample-steps 5 -o "$work/tool-run" >train.log 2>&1 && [ -s "$work/tool-run/model.zip" ] && [ -s "$work/tool-run/samples.png" ] \
+    && grep -q "^real-vs-real:" train.log
   r=$?; tail -4 train.log; [ $r -ne 0 ] && cat train.log
   check "uvit train (20 steps)" $r
 fi

@@ -29,14 +29,16 @@ public static class SafetensorsHeader
     /// </summary>
     /// <param name="source">How to name the file in errors.</param>
     /// <exception cref="InvalidDataException">The header is truncated, not JSON, or describes data the file does not hold.</exception>
-    public static void Validate(Stream stream, string source) => ReadMetadata(stream, source);
+    public static void Validate(Stream stream, string source) => ReadHeader(stream, source, readMetadata: false);
 
     /// <summary>
     /// Validates the header at <paramref name="stream"/>'s position like <see cref="Validate"/> and returns its
     /// <c>__metadata__</c> string map (empty when the file has none). The stream's position is restored.
     /// </summary>
-    /// <exception cref="InvalidDataException">The header is invalid, or its metadata is not a map of strings.</exception>
-    public static Dictionary<string, string> ReadMetadata(Stream stream, string source)
+    /// <exception cref="InvalidDataException">The header is invalid, or its metadata is not a map of strings (as the format requires).</exception>
+    public static Dictionary<string, string> ReadMetadata(Stream stream, string source) => ReadHeader(stream, source, readMetadata: true);
+
+    private static Dictionary<string, string> ReadHeader(Stream stream, string source, bool readMetadata)
     {
         long start = stream.Position, available = stream.Length - start;
         try
@@ -49,7 +51,7 @@ public static class SafetensorsHeader
                 throw Corrupt(source, $"its header claims {headerLength} bytes but {available - 8} follow (limit {MaxHeaderBytes})");
             var header = new byte[headerLength];
             stream.ReadExactly(header);
-            return CheckEntries(header, available - 8 - (long)headerLength, source);
+            return CheckEntries(header, available - 8 - (long)headerLength, source, readMetadata);
         }
         finally
         {
@@ -83,7 +85,7 @@ public static class SafetensorsHeader
         destination.Write(file[(8 + headerLength)..]);
     }
 
-    private static Dictionary<string, string> CheckEntries(byte[] header, long dataLength, string source)
+    private static Dictionary<string, string> CheckEntries(byte[] header, long dataLength, string source, bool readMetadata)
     {
         JsonDocument document;
         try { document = JsonDocument.Parse(header); }
@@ -94,8 +96,8 @@ public static class SafetensorsHeader
             if (document.RootElement.ValueKind != JsonValueKind.Object) throw Corrupt(source, "its header is not a JSON object");
             foreach (var entry in document.RootElement.EnumerateObject())
             {
-                if (entry.Name == "__metadata__") ReadMetadataEntries(entry.Value, metadata, source);
-                else CheckTensor(entry.Name, entry.Value, dataLength, source);
+                if (entry.Name != "__metadata__") CheckTensor(entry.Name, entry.Value, dataLength, source);
+                else if (readMetadata) ReadMetadataEntries(entry.Value, metadata, source);
             }
         }
         return metadata;

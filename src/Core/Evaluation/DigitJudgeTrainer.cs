@@ -1,4 +1,4 @@
-// Trains the digit judge from scratch on real MNIST digits: Adam with the learning rate decayed by 0.8 per epoch,
+// Trains the digit judge from scratch on real MNIST digits: Adam with the learning rate decayed by 0.85 per epoch,
 // cross-entropy, shuffled mini-batches, each digit shifted by a random -2..2 pixels in x and y (8,000 digits are few; shifts
 // are the classic MNIST augmentation). All draws are seeded (initialisation and dropout from torch's global generator seeded
 // once, batch order and shifts from seeded generators), so a rerun with the same seed and thread count gives the same weights.
@@ -21,7 +21,11 @@ public static class DigitJudgeTrainer
     /// <summary>Largest random shift, in pixels, of a training digit in each direction.</summary>
     private const int MaxShift = 2;
     /// <summary>Learning-rate factor per epoch.</summary>
-    private const double Decay = 0.8;
+    private const double Decay = 0.85;
+
+    /// <summary>The recipe of <paramref name="options"/> in words, as recorded in the judge file's metadata.</summary>
+    public static string Describe(DigitJudgeTrainingOptions options) => string.Create(System.Globalization.CultureInfo.InvariantCulture,
+        $"Adam, learning rate {options.LearningRate} decayed by {Decay} per epoch, {options.Epochs} epochs of batch {options.BatchSize}, cross-entropy, random shifts of -{MaxShift}..{MaxShift} pixels, seed {options.Seed}");
 
     /// <summary>Trains a new judge on the digits <paramref name="indices"/> of <paramref name="pixels"/> and <paramref name="labels"/>.</summary>
     /// <param name="pixels">All digits' pixels, 28x28 row-major per digit, 0..255 (as IDX files hold them).</param>

@@ -114,8 +114,9 @@ public sealed class DigitJudgeTests
         var read = StateDictFile.Read(path);
         try
         {
-            Assert.IsTrue(read["a"].equal(a).item<bool>());
-            Assert.IsTrue(read["b"].equal(b).item<bool>());
+            CollectionAssert.AreEqual(new long[] { 2, 3 }, read["a"].shape);
+            CollectionAssert.AreEqual(a.data<float>().ToArray(), read["a"].data<float>().ToArray());
+            CollectionAssert.AreEqual(b.data<long>().ToArray(), read["b"].data<long>().ToArray());
         }
         finally
         {

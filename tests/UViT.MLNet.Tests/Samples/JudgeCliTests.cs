@@ -1,6 +1,7 @@
 // `uvit judge` in a fresh process on a tiny random-weight 10-class 28x28 grey model: the text and JSON reports come out with
-// the requested sizes, the JSON's numbers are finite and the floor is the one the real digits give; models the judge cannot
-// read and counts beyond the held-out digits are refused with exit code 1 and a message naming them.
+// the requested sizes, seeds and guidance, the JSON's numbers are finite and the random model lies above the real-vs-real
+// floor; models the judge cannot read (wrong shape, or classes that are not the digits 0..9 in order) and counts beyond the
+// held-out digits are refused with exit code 1 and a message naming them.
 using System.Text.Json;
 using Microsoft.ML;
 using UViT.MLNet.Core.Generation;
@@ -18,7 +19,7 @@ public sealed class JudgeCliTests
     public TestContext TestContext { get; set; } = null!;
 
     /// <summary>A random-weight class model saved as a library user would (the judge only needs images of the right shape).</summary>
-    private string SaveModel(int size, int channels, int classes)
+    private string SaveModel(int size, int channels, int classes, IReadOnlyList<string>? classNames = null)
     {
         string folder = Path.Combine(TestContext.TestRunDirectory ?? Path.GetTempPath(), Guid.NewGuid().ToString("N"));
         Directory.CreateDirectory(folder);
@@ -26,7 +27,7 @@ public sealed class JudgeCliTests
         var mlContext = new MLContext(seed: 1).RegisterUViT();
         var config = new UViTConfig { ImageSize = size, PatchSize = size / 4, InChannels = channels, EmbedDim = 16, Depth = 1, NumHeads = 2, NumClasses = classes + 1 };
         using var generator = new UViTGenerationTransformer(new UViTGenerator(new UViTNetwork(config, seed: 1), new UViTNetwork(config, seed: 2), NoiseScheduleKind.ContinuousVP, nullClass: classes),
-                                                            new SamplerSettings { Steps = 1, GuidanceScale = 1 }, PixelRange.Bytes);
+                                                            new SamplerSettings { Steps = 1, GuidanceScale = 1 }, PixelRange.Bytes, classNames);
         mlContext.Model.Save(generator, generator.CreateRequests(mlContext, [1L]).Schema, zip);
         return zip;
     }
@@ -59,6 +60,10 @@ public sealed class JudgeCliTests
         var (exit, log) = CliProcess.Run("judge", SaveModel(8, 3, 2), "--count", "1");
         Assert.AreEqual(1, exit, log);
         StringAssert.Contains(log, "3-channel 8x8 images of 2 classes");
+
+        (exit, log) = CliProcess.Run("judge", SaveModel(28, 1, 10, ["a", "b", "c", "d", "e", "f", "g", "h", "i", "j"]), "--count", "1");
+        Assert.AreEqual(1, exit, log);
+        StringAssert.Contains(log, "class c to be digit c; this model's classes are named a, b, c");
 
         (exit, log) = CliProcess.Run("judge", SaveModel(28, 1, 10), "--count", "101");
         Assert.AreEqual(1, exit, log);

@@ -20,7 +20,8 @@ internal static class DigitJudging
                                  IReadOnlyDictionary<string, string> JudgeMetadata);
 
     /// <summary>
-    /// Refuses a model that is not a 10-class generator of 28x28 grey pixel images (what the judge reads), naming what it is.
+    /// Refuses a model that is not a generator of 28x28 grey pixel images of the classes "0".."9" in order (what the judge
+    /// reads: class c must be digit c), naming what it is.
     /// </summary>
     public static void CheckModel(UViTGenerationTransformer generator)
     {
@@ -28,11 +29,14 @@ internal static class DigitJudging
         if (generator.Generator.ClassCount != DigitJudge.ClassCount || config.InChannels != 1 || config.ImageSize != DigitJudge.ImageSize)
             throw new ArgumentException($"The digit judge reads 10-class models of {DigitJudge.ImageSize}x{DigitJudge.ImageSize} grey images (MNIST); this model makes " +
                                         $"{config.InChannels}-channel {config.ImageSize}x{config.ImageSize} images of {generator.Generator.ClassCount} classes.");
+        if (!generator.ClassNames.SequenceEqual(Enumerable.Range(0, DigitJudge.ClassCount).Select(c => c.ToString(CultureInfo.InvariantCulture))))
+            throw new ArgumentException($"The digit judge needs class c to be digit c; this model's classes are named {string.Join(", ", generator.ClassNames)}.");
     }
 
     /// <summary>Generates <paramref name="perClass"/> digits of each class with <paramref name="generator"/> and judges them.</summary>
     /// <param name="judgePath">The judge's safetensors file (e.g. the shipped one).</param>
-    public static Outcome Run(MLContext mlContext, ITransformer model, UViTGenerationTransformer generator, int perClass, long seed, string judgePath)
+    /// <param name="showProgress">Whether to draw the sampling progress bar on stdout.</param>
+    public static Outcome Run(MLContext mlContext, ITransformer model, UViTGenerationTransformer generator, int perClass, long seed, string judgePath, bool showProgress = true)
     {
         CheckModel(generator);
         var digits = ShippedMnist.Read();
@@ -42,7 +46,7 @@ internal static class DigitJudging
         var requests = Enumerable.Range(0, DigitJudge.ClassCount)
                                  .SelectMany(c => Enumerable.Range(0, perClass).Select(i => new SampleRequest(seed + c * perClass + i, c))).ToList();
         var clock = Stopwatch.StartNew();
-        var samples = GenerationHelpers.Generate(mlContext, model, generator, requests);
+        var samples = GenerationHelpers.Generate(mlContext, model, generator, requests, showProgress);
         clock.Stop();
         var generated = samples.Select(s => ToBytes(s.Pixels, generator.OutputRange)).ToList();
         var report = DigitJudgeReport.Create(judge, generated, requests.Select(r => r.Class).ToList(),
@@ -56,7 +60,7 @@ internal static class DigitJudging
     {
         var r = o.Report;
         int n = r.Count, perClass = o.PerClass;
-        yield return Invariant($"judge:            {o.JudgePath} (a CNN; {HeldOutAccuracy(o)} on its held-out real digits)");
+        yield return Invariant($"judge:            {o.JudgePath} (a CNN; {(HeldOutAccuracy(o) is double a ? Invariant($"{a * 100:F2}% accurate") : "accuracy not recorded")} on its held-out real digits)");
         yield return Invariant($"sampling:         {o.Sampling.Sampler}, {o.Sampling.Steps} steps, guidance s = {o.Sampling.GuidanceScale}, {(o.Sampling.UseEmaWeights ? "EMA" : "raw")} weights");
         yield return Invariant($"generated:        {n} digits ({perClass} per class, seeds {o.Seed}..{o.Seed + n - 1}) in {o.GenerationTime.TotalSeconds:F1} s");
         yield return Invariant($"accuracy:         {r.Accuracy * 100:F1}% read as the requested digit ({r.PerClassHits.Sum()}/{n})");
@@ -70,9 +74,9 @@ internal static class DigitJudging
     public static string Json(Outcome o, string model)
     {
         var r = o.Report;
-        return JsonSerializer.Serialize(new Dictionary<string, object>
+        return JsonSerializer.Serialize(new Dictionary<string, object?>
         {
-            ["model"] = model, ["judge"] = o.JudgePath, ["judge_held_out_accuracy"] = o.JudgeMetadata.GetValueOrDefault("held_out_accuracy", ""),
+            ["model"] = model, ["judge"] = o.JudgePath, ["judge_held_out_accuracy"] = HeldOutAccuracy(o),
             ["sampler"] = o.Sampling.Sampler.ToString(), ["steps"] = o.Sampling.Steps, ["guidance_s"] = o.Sampling.GuidanceScale,
             ["weights"] = o.Sampling.UseEmaWeights ? "EMA" : "raw",
             ["n"] = r.Count, ["per_class"] = o.PerClass, ["seed"] = o.Seed, ["generation_seconds"] = Math.Round(o.GenerationTime.TotalSeconds, 2),
@@ -82,9 +86,9 @@ internal static class DigitJudging
         });
     }
 
-    private static string HeldOutAccuracy(Outcome o) =>
-        double.TryParse(o.JudgeMetadata.GetValueOrDefault("held_out_accuracy"), NumberStyles.Float, CultureInfo.InvariantCulture, out double a)
-            ? Invariant($"{a * 100:F2}% accurate") : "accuracy not recorded";
+    /// <summary>The held-out accuracy recorded in the judge file's metadata, or null when it has none.</summary>
+    private static double? HeldOutAccuracy(Outcome o) =>
+        double.TryParse(o.JudgeMetadata.GetValueOrDefault("held_out_accuracy"), NumberStyles.Float, CultureInfo.InvariantCulture, out double a) ? a : null;
 
     /// <summary>Generated pixels in the model's output range as the judge's 0..255 (out-of-range values are left for the judge to clamp).</summary>
     private static float[] ToBytes(float[] pixels, PixelRange range) => range switch

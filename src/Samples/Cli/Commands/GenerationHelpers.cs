@@ -53,14 +53,20 @@ internal static class GenerationHelpers
     }
 
     /// <summary>
-    /// Generates <paramref name="requests"/> with a console progress bar and returns each image and its pixels (in the model's output
-    /// range); the images are null when the model makes none (e.g. 4-channel latents without a decoder).
+    /// Generates <paramref name="requests"/> with a console progress bar (unless <paramref name="showProgress"/> is false, e.g. when
+    /// stdout must hold only JSON) and returns each image and its pixels (in the model's output range); the images are null when
+    /// the model makes none (e.g. 4-channel latents without a decoder).
     /// </summary>
-    public static List<(MLImage? Image, float[] Pixels)> Generate(MLContext mlContext, ITransformer model, UViTGenerationTransformer generator, IReadOnlyList<SampleRequest> requests)
+    public static List<(MLImage? Image, float[] Pixels)> Generate(MLContext mlContext, ITransformer model, UViTGenerationTransformer generator, IReadOnlyList<SampleRequest> requests,
+                                                                  bool showProgress = true)
     {
         var bar = new ConsoleProgressBar("sampling");
         int done = 0;
-        var progress = new InlineProgress<SamplerProgress>(p => { if (p.Step == p.Total) done += Math.Min(generator.BatchSize, requests.Count - done); bar.Update(done, requests.Count, ""); });
+        var progress = !showProgress ? null : new InlineProgress<SamplerProgress>(p =>
+        {
+            if (p.Step == p.Total) done += Math.Min(generator.BatchSize, requests.Count - done);
+            bar.Update(done, requests.Count, "");
+        });
         var (view, pixelColumn, imageColumn, _) = Run(mlContext, model, generator, requests, progress);
         var results = new List<(MLImage?, float[])>();
         var pixels = view.Schema[pixelColumn];
@@ -78,7 +84,7 @@ internal static class GenerationHelpers
                 results.Add((getImage is null ? null : current, buffer.DenseValues().ToArray()));
             }
         }
-        bar.Done();
+        if (showProgress) bar.Done();
         return results;
     }
 

@@ -27,6 +27,10 @@ internal static class InspectCommand
                 Console.WriteLine($"tensors:    {state.Count}");
                 Console.WriteLine($"parameters: {parameters:N0}");
                 Console.WriteLine($"dtypes:     {string.Join(", ", state.Values.GroupBy(t => t.dtype).Select(g => $"{g.Key} x{g.Count()}"))}");
+                if (format == StateDictFormat.Safetensors)
+                {
+                    foreach (var (key, value) in StateDictFile.ReadSafetensorsMetadata(path)) Console.WriteLine($"metadata:   {key} = {value.ReplaceLineEndings(" ")}");
+                }
                 var matches = UViTPresets.MatchStateDict(state.ToDictionary(kv => kv.Key, kv => kv.Value.shape));
                 if (AutoencoderConfigInference.Infer(state) is { } autoencoder) PrintAutoencoder(autoencoder);
                 else Console.WriteLine(matches.Count == 0

@@ -22,7 +22,7 @@ internal static class JudgeCommand
         var seed = new Option<long>("--seed") { Description = "Seed of the first digit; digit c, image i uses seed + c * count + i (what `uvit train` judges with).", DefaultValueFactory = _ => 0 };
         var batch = new Option<int?>("--batch-size") { Description = "Images per sampler run (default: the model's setting)." };
         var judgeFile = new Option<FileInfo?>("--judge") { Description = "The judge's safetensors file (default: the shipped data/mnist/digit-judge.safetensors)." };
-        var json = new Option<bool>("--json") { Description = "Print the report as one JSON line instead of text." };
+        var json = new Option<bool>("--json") { Description = "Print the report as one JSON line instead of text (and no progress bar: stdout holds only the JSON)." };
         var sampling = SamplingOptions.ForSavedModel();
         var command = new Command("judge", "Generate digits from an MNIST class model and report how a CNN digit classifier reads them (accuracy, confidence, feature distance to real digits).")
         {
@@ -38,7 +38,7 @@ internal static class JudgeCommand
             var generator = original.WithSampling(sampling.Override(parse, original.Settings));
             if (parse.GetValue(batch) is int b) generator = generator.WithBatchSize(b);
             string judgePath = parse.GetValue(judgeFile)?.FullName ?? ShippedMnist.JudgePath;
-            var outcome = DigitJudging.Run(mlContext, loaded, generator, parse.GetValue(count), parse.GetValue(seed), judgePath);
+            var outcome = DigitJudging.Run(mlContext, loaded, generator, parse.GetValue(count), parse.GetValue(seed), judgePath, showProgress: !parse.GetValue(json));
             if (parse.GetValue(json)) Console.WriteLine(DigitJudging.Json(outcome, modelPath));
             else
             {
@@ -80,11 +80,10 @@ internal static class JudgeCommand
                 ["held_out_accuracy"] = accuracy.ToString("R", CultureInfo.InvariantCulture),
                 ["held_out_count"] = heldOut.Length.ToString(CultureInfo.InvariantCulture),
                 ["seed"] = options.Seed.ToString(CultureInfo.InvariantCulture),
-                ["epochs"] = options.Epochs.ToString(CultureInfo.InvariantCulture),
-                ["batch_size"] = options.BatchSize.ToString(CultureInfo.InvariantCulture),
-                ["learning_rate"] = options.LearningRate.ToString("R", CultureInfo.InvariantCulture),
+                ["recipe"] = DigitJudgeTrainer.Describe(options),
+                ["training_time"] = elapsed.ToString(@"m\:ss", CultureInfo.InvariantCulture),
                 ["command"] = "uvit " + string.Join(" ", Environment.GetCommandLineArgs().Skip(1)),
-                ["input"] = "28x28 grey, pixels 0..255 (clamped), divided by 255",
+                ["input"] = DigitJudge.InputDescription,
             };
             StateDictFile.WriteSafetensors(path, judge.state_dict(), metadata);
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"held-out accuracy: {accuracy * 100:F2}% ({heldOut.Length} real digits never trained on); trained in {elapsed:mm\\:ss}"));
