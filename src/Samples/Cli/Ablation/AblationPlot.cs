@@ -12,7 +12,7 @@ internal static class AblationPlot
     /// <summary>Size of the PNG in pixels.</summary>
     public const int Width = 1100, Height = 520;
 
-    private const float Left = 70, Gap = 80, Right = 24, Top = 70, Bottom = 110;   // margins and the space between the panels
+    private const float Left = 70, Gap = 80, Right = 70, Top = 70, Bottom = 110;   // margins and the space between the panels
 
     public static void Save(string path, IReadOnlyList<AblationSummary> summaries, string title)
     {

@@ -23,7 +23,7 @@ internal static class AblationRun
 {
     /// <summary>Trains <paramref name="network"/> for <paramref name="steps"/> steps with <paramref name="seed"/> and judges <paramref name="perClass"/> digits per class.</summary>
     /// <param name="digits">The training view (the shipped MNIST digits with a key label).</param>
-    /// <param name="progress">Receives the trainer's progress reports (a console bar, or nothing).</param>
+    /// <param name="progress">Receives the trainer's progress reports (a console bar, or nothing); without it no sampling bar is drawn either.</param>
     public static AblationResult Run(MLContext mlContext, IDataView digits, AblationVariant variant, UViTConfig network, int steps, int batchSize, long seed,
                                      SamplerSettings sampling, int perClass, string judgePath, IProgress<TrainingProgress>? progress)
     {
@@ -41,7 +41,7 @@ internal static class AblationRun
         var clock = Stopwatch.StartNew();
         using var model = mlContext.Diffusion().Trainers.UViT(options).Fit(digits);
         double trainSeconds = clock.Elapsed.TotalSeconds;
-        var outcome = DigitJudging.Run(mlContext, model, model, perClass, seed, judgePath);
+        var outcome = DigitJudging.Run(mlContext, model, model, perClass, seed, judgePath, showProgress: progress is not null);
         var report = outcome.Report;
         return new AblationResult(variant.Name, seed, steps, batchSize, network.TokenCount, model.Generator.Network.ParameterCount, BenchCases.ForwardGflops(network),
                                   report.Count, report.Accuracy, report.MeanRequestedProbability, report.FeatureDistance, report.Floor,

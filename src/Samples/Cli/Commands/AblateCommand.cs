@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
+using System.Text;
 using Microsoft.ML;
 using UViT.MLNet.Cli.Ablation;
 using UViT.MLNet.Core.Checkpoints;
@@ -95,10 +96,16 @@ internal static class AblateCommand
     private static void Write(string folder, IReadOnlyList<AblationVariant> variants, IReadOnlyList<AblationResult> results, string settings)
     {
         var summaries = AblationSummary.Of(variants, results);
-        AtomicFile.Write(Path.Combine(folder, "ablation.md"), s => { using var w = new StreamWriter(s); w.Write(AblationTable.Markdown(summaries, settings)); });
-        AtomicFile.Write(Path.Combine(folder, "ablation.jsonl"), s => { using var w = new StreamWriter(s); foreach (var r in results) w.WriteLine(AblationTable.JsonLine(r)); });
+        WriteText(Path.Combine(folder, "ablation.md"), AblationTable.Markdown(summaries, settings));
+        WriteText(Path.Combine(folder, "ablation.jsonl"), string.Concat(results.Select(r => AblationTable.JsonLine(r) + "\n")));
         AblationPlot.Save(Path.Combine(folder, "ablation.png"), summaries, Invariant($"uvit ablate: MNIST, {results.Max(r => r.Seed) + 1} seed(s) per variant, n = {results[0].Count} digits per run"));
     }
+
+    private static void WriteText(string path, string text) => AtomicFile.Write(path, stream =>
+    {
+        using var writer = new StreamWriter(stream, new UTF8Encoding(false), leaveOpen: true) { NewLine = "\n" };
+        writer.Write(text);
+    });
 
     /// <summary>What the numbers were measured with, written under the table.</summary>
     private static string Settings(int steps, int seeds, int batch, int perClass, Core.Generation.SamplerSettings sampling, Core.Networks.UViTConfig baseline, TimeSpan elapsed)
