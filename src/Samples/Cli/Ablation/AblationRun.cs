@@ -2,7 +2,6 @@
 // the ML.NET pipeline, as `uvit train` does), then generates digits of every class and has the digit judge read them.
 using System.Diagnostics;
 using Microsoft.ML;
-using UViT.MLNet.Cli.Bench;
 using UViT.MLNet.Cli.Commands;
 using UViT.MLNet.Core.Generation;
 using UViT.MLNet.Core.Networks;
@@ -11,7 +10,7 @@ using UViT.MLNet.Estimators;
 namespace UViT.MLNet.Cli.Ablation;
 
 /// <summary>The outcome of one (variant, seed) run.</summary>
-/// <param name="ForwardGflops">Forward GFLOPs of one image (<see cref="BenchCases.ForwardGflops"/>); times Steps x batch x 3 is the run's training compute.</param>
+/// <param name="ForwardGflops">Forward GFLOPs of one image (<see cref="UViTConfig.ForwardGflops"/>); times Steps x batch x 3 is the run's training compute.</param>
 /// <param name="FeatureDistance">Frechet distance of the judge's features, generated vs real digits.</param>
 /// <param name="Floor">The same distance between two disjoint sets of real digits of the same size.</param>
 internal sealed record AblationResult(string Variant, long Seed, int Steps, int BatchSize, int Tokens, long Parameters, double ForwardGflops,
@@ -22,10 +21,11 @@ internal sealed record AblationResult(string Variant, long Seed, int Steps, int 
 internal static class AblationRun
 {
     /// <summary>Trains <paramref name="network"/> for <paramref name="steps"/> steps with <paramref name="seed"/> and judges <paramref name="perClass"/> digits per class.</summary>
+    /// <param name="device">Where to train and sample: cpu, cuda or cuda:N.</param>
     /// <param name="digits">The training view (the shipped MNIST digits with a key label).</param>
     /// <param name="progress">Receives the trainer's progress reports (a console bar, or nothing); without it no sampling bar is drawn either.</param>
     public static AblationResult Run(MLContext mlContext, IDataView digits, AblationVariant variant, UViTConfig network, int steps, int batchSize, long seed,
-                                     SamplerSettings sampling, int perClass, string judgePath, IProgress<TrainingProgress>? progress)
+                                     string device, SamplerSettings sampling, int perClass, string judgePath, IProgress<TrainingProgress>? progress)
     {
         var options = new UViTTrainerOptions
         {
@@ -34,6 +34,7 @@ internal static class AblationRun
             MaxSteps = steps,
             BatchSize = batchSize,
             Seed = seed,
+            Device = device,
             Sampling = sampling,
             ReportInterval = 10,
             Progress = progress,
@@ -43,7 +44,7 @@ internal static class AblationRun
         double trainSeconds = clock.Elapsed.TotalSeconds;
         var outcome = DigitJudging.Run(mlContext, model, model, perClass, seed, judgePath, showProgress: progress is not null);
         var report = outcome.Report;
-        return new AblationResult(variant.Name, seed, steps, batchSize, network.TokenCount, model.Generator.Network.ParameterCount, BenchCases.ForwardGflops(network),
+        return new AblationResult(variant.Name, seed, steps, batchSize, network.TokenCount, model.Generator.Network.ParameterCount, network.ForwardGflops,
                                   report.Count, report.Accuracy, report.MeanRequestedProbability, report.FeatureDistance, report.Floor,
                                   Math.Round(trainSeconds, 1), Math.Round(outcome.GenerationTime.TotalSeconds, 1));
     }

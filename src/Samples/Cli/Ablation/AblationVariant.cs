@@ -1,7 +1,6 @@
 // The variants `uvit ablate` compares (Bao et al., section 4.1 / Figure 2): each differs from the baseline - the default
 // MNIST network of `uvit train` - in one thing. The patch-size variant trains for fewer steps so that every run spends about
 // the same forward FLOPs (the equal-compute rule of docs/ablations.md).
-using UViT.MLNet.Cli.Bench;
 using UViT.MLNet.Core.Networks;
 
 namespace UViT.MLNet.Cli.Ablation;
@@ -47,5 +46,5 @@ internal sealed record AblationVariant(string Name, string Change, Func<UViTConf
     /// times the baseline's forward FLOPs over the variant's (at least 1), so both runs spend about the same compute.
     /// </summary>
     public int Steps(int steps, UViTConfig baseline) =>
-        EqualCompute ? Math.Max(1, (int)Math.Round(steps * BenchCases.ForwardGflops(baseline) / BenchCases.ForwardGflops(Apply(baseline)))) : steps;
+        EqualCompute ? Math.Max(1, (int)Math.Round(steps * baseline.ForwardGflops / Apply(baseline).ForwardGflops)) : steps;
 }

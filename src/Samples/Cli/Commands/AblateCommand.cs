@@ -25,6 +25,7 @@ internal static class AblateCommand
         var output = new Option<string>("--output", "-o") { Description = "Folder for ablation.md, ablation.png and ablation.jsonl (rewritten after every run).", DefaultValueFactory = _ => "ablation" };
         var perClass = new Option<int>("--per-class") { Description = $"Digits per class each run generates for the judge (1-{DigitJudgeSplit.HeldOutPerClass / 2}).", DefaultValueFactory = _ => 50 };
         var batch = new Option<int>("--batch-size") { Description = "Images per step.", DefaultValueFactory = _ => 64 };
+        var device = new Option<string>("--device") { Description = "cpu, cuda or cuda:N.", DefaultValueFactory = _ => "cpu" };
         var threads = new Option<int?>("--threads") { Description = "libtorch CPU threads (default: all cores)." };
         var json = new Option<bool>("--json") { Description = "Print each run as one JSON line instead of text." };
         var sampling = SamplingOptions.Create(defaultGuidance: 2.0, defaultSteps: 30);
@@ -33,7 +34,7 @@ internal static class AblateCommand
             "on/off, and a smaller patch at equal compute; each variant trained --seeds times and judged by the digit judge. A long run: on 2 CPU cores a " +
             "1,500-step run takes about 4-5 minutes, so the default (6 variants x 2 seeds) takes about an hour; --steps 5 --per-class 2 --seeds 1 takes seconds.")
         {
-            steps, seeds, variants, output, perClass, batch, threads, json,
+            steps, seeds, variants, output, perClass, batch, device, threads, json,
         };
         sampling.AddTo(command);
         command.SetAction(parse => CliErrors.Run(() =>
@@ -70,7 +71,7 @@ internal static class AblateCommand
                 {
                     var bar = quiet ? null : new ConsoleProgressBar($"{variant.Name} seed {seed}");
                     var progress = bar is null ? null : new InlineProgress<TrainingProgress>(p => bar.Update(p.Step, p.TotalSteps, $"loss {p.Loss:F4}"));
-                    var result = AblationRun.Run(mlContext, digits, variant, network, variantSteps, batchSize, seed, samplingSettings, digitsPerClass, judgePath, progress);
+                    var result = AblationRun.Run(mlContext, digits, variant, network, variantSteps, batchSize, seed, parse.GetValue(device)!, samplingSettings, digitsPerClass, judgePath, progress);
                     bar?.Done();
                     results.Add(result);
                     Console.WriteLine(quiet ? AblationTable.JsonLine(result)
