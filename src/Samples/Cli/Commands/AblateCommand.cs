@@ -63,6 +63,7 @@ internal static class AblateCommand
             if (!quiet) Console.WriteLine($"ablation: {chosen.Count} variants x {seedCount} seeds on {shipped.Count} MNIST digits; baseline: patch {baseline.PatchSize}, " +
                                           $"width {baseline.EmbedDim}, depth {baseline.Depth}; {stepCount} steps of batch {batchSize}; {10 * digitsPerClass} judged digits per run");
             var results = new List<AblationResult>();
+            string table = "";
             foreach (var variant in chosen)
             {
                 var network = variant.Apply(baseline).Validate();
@@ -77,11 +78,9 @@ internal static class AblateCommand
                     Console.WriteLine(quiet ? AblationTable.JsonLine(result)
                         : Invariant($"{variant.Name} seed {seed}: accuracy {result.Accuracy * 100:F1}%, feature distance {result.FeatureDistance:F2} (floor {result.Floor:F2}); ") +
                                     Invariant($"{result.Steps} steps in {result.TrainSeconds:F0} s, {result.Count} digits in {result.GenerationSeconds:F0} s"));
-                    Write(folder, chosen, results, Settings(stepCount, seedCount, batchSize, digitsPerClass, samplingSettings, baseline, clock.Elapsed));
+                    table = Write(folder, chosen, results, Settings(stepCount, seedCount, batchSize, digitsPerClass, samplingSettings, baseline, clock.Elapsed));
                 }
             }
-            string table = AblationTable.Markdown(AblationSummary.Of(chosen, results), Settings(stepCount, seedCount, batchSize, digitsPerClass, samplingSettings, baseline, clock.Elapsed));
-            Write(folder, chosen, results, Settings(stepCount, seedCount, batchSize, digitsPerClass, samplingSettings, baseline, clock.Elapsed));
             if (!quiet)
             {
                 Console.WriteLine();
@@ -93,15 +92,18 @@ internal static class AblateCommand
         return command;
     }
 
-    /// <summary>Rewrites the table, the plot and the JSON lines (atomically), so an interrupted ablation keeps its finished runs.</summary>
-    private static void Write(string folder, IReadOnlyList<AblationVariant> variants, IReadOnlyList<AblationResult> results, string settings)
+    /// <summary>Rewrites the table, the plot and the JSON lines (atomically), so an interrupted ablation keeps its finished runs; returns the table.</summary>
+    private static string Write(string folder, IReadOnlyList<AblationVariant> variants, IReadOnlyList<AblationResult> results, string settings)
     {
         var summaries = AblationSummary.Of(variants, results);
-        WriteText(Path.Combine(folder, "ablation.md"), AblationTable.Markdown(summaries, settings));
+        string table = AblationTable.Markdown(summaries, settings);
+        WriteText(Path.Combine(folder, "ablation.md"), table);
         WriteText(Path.Combine(folder, "ablation.jsonl"), string.Concat(results.Select(r => AblationTable.JsonLine(r) + "\n")));
         AblationPlot.Save(Path.Combine(folder, "ablation.png"), summaries, Invariant($"uvit ablate: MNIST, {results.Max(r => r.Seed) + 1} seed(s) per variant, n = {results[0].Count} digits per run"));
+        return table;
     }
 
+    /// <summary>Writes UTF-8 text (no BOM) atomically.</summary>
     private static void WriteText(string path, string text) => AtomicFile.Write(path, stream =>
     {
         using var writer = new StreamWriter(stream, new UTF8Encoding(false), leaveOpen: true) { NewLine = "\n" };
