@@ -207,9 +207,6 @@ public sealed record UViTConfig
     /// <summary>The argument name of <see cref="TimeConditioning"/> (ours, written only when not Token).</summary>
     public const string TimeConditioningArgument = "time_conditioning";
 
-    /// <summary>Whether this is an official architecture (no ablation option set), which the official code can load.</summary>
-    public bool IsOfficial => SkipMode == UViTSkipMode.Concat && TimeConditioning == UViTTimeConditioning.Token;
-
     /// <summary>
     /// Writes the official constructor arguments (inverse of <see cref="FromOfficialArguments"/>); the ablation options are
     /// added only when not default, so an official architecture's arguments stay exactly official.
