@@ -32,7 +32,7 @@ internal static class AblateCommand
         var command = new Command("ablate",
             "Measure the U-ViT paper's ablations on MNIST: long skips on/off and concat vs add, time as a token vs adaptive layer norm, the 3x3 output conv " +
             "on/off, and a smaller patch at equal compute; each variant trained --seeds times and judged by the digit judge. A long run: on 2 CPU cores a " +
-            "1,500-step run takes about 4-5 minutes, so the default (6 variants x 2 seeds) takes about an hour; --steps 5 --per-class 2 --seeds 1 takes under a minute.")
+            "1,500-step run takes about 5 minutes on idle cores (14 on busy ones), so the default (6 variants x 2 seeds) takes 1-3 hours; --steps 5 --per-class 2 --seeds 1 takes under a minute.")
         {
             steps, seeds, variants, output, perClass, batch, device, threads, json,
         };
