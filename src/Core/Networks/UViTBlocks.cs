@@ -103,7 +103,9 @@ public sealed class Mlp : Module<Tensor, Tensor>
 
 /// <summary>
 /// Pre-norm transformer block <c>x += attn(norm1(x)); x += mlp(norm2(x))</c>; out-blocks first fuse the long skip with
-/// <c>skip_linear(cat([x, skip], -1))</c> (main path first).
+/// <c>skip_linear(cat([x, skip], -1))</c> (main path first). Ablation variants (<see cref="UViTConfig"/>): SkipMode Add fuses
+/// with <c>x + skip</c> instead; TimeConditioning AdaLayerNorm modulates both norms, <c>norm(x) * (1 + scale) + shift</c>,
+/// with the four [B, D] chunks (shift1, scale1, shift2, scale2) of <c>ada_ln(condition)</c>.
 /// </summary>
 public sealed class Block : Module<Tensor, Tensor?, Tensor>
 {
@@ -112,6 +114,8 @@ public sealed class Block : Module<Tensor, Tensor?, Tensor>
     private readonly LayerNorm norm2;
     private readonly Mlp mlp;
     private readonly Linear? skip_linear;
+    private readonly Linear? ada_ln;
+    private readonly bool _addSkip;
 
     public Block(UViTConfig config, bool withSkip, Device? device = null, ScalarType? dtype = null) : base(nameof(Block))
     {
@@ -124,10 +128,16 @@ public sealed class Block : Module<Tensor, Tensor?, Tensor>
         register_module(nameof(attn), attn);
         register_module(nameof(norm2), norm2);
         register_module(nameof(mlp), mlp);
-        if (withSkip)
+        _addSkip = withSkip && config.SkipMode == UViTSkipMode.Add;
+        if (withSkip && !_addSkip)
         {
             skip_linear = Linear(2 * dim, dim, device: device, dtype: dtype);
             register_module(nameof(skip_linear), skip_linear);
+        }
+        if (config.TimeConditioning == UViTTimeConditioning.AdaLayerNorm)
+        {
+            ada_ln = Linear(dim, 4 * dim, device: device, dtype: dtype);
+            register_module(nameof(ada_ln), ada_ln);
         }
     }
 
@@ -137,16 +147,30 @@ public sealed class Block : Module<Tensor, Tensor?, Tensor>
     /// <param name="x">[B, L, D]</param>
     /// <param name="skip">[B, L, D] output of the paired in-block (out-blocks only), or null.</param>
     /// <returns>[B, L, D]</returns>
-    public override Tensor forward(Tensor x, Tensor? skip)
+    public override Tensor forward(Tensor x, Tensor? skip) => forward(x, skip, null);
+
+    /// <param name="x">[B, L, D]</param>
+    /// <param name="skip">[B, L, D] output of the paired in-block (out-blocks only), or null.</param>
+    /// <param name="condition">[B, D] SiLU of the time + label embedding (adaptive layer norm variant only), or null.</param>
+    /// <returns>[B, L, D]</returns>
+    public Tensor forward(Tensor x, Tensor? skip, Tensor? condition)
     {
         using var scope = NewDisposeScope();
-        if (skip_linear is not null)
+        if (skip_linear is not null || _addSkip)
         {
-            if (skip is null) throw new ArgumentNullException(nameof(skip), "An out-block with skip_linear needs its skip input.");
-            x = skip_linear.forward(cat([x, skip], dim: -1));  // [B, L, 2D] -> [B, L, D]
+            if (skip is null) throw new ArgumentNullException(nameof(skip), "An out-block with a long skip needs its skip input.");
+            x = _addSkip ? x + skip : skip_linear!.forward(cat([x, skip], dim: -1));   // [B, L, D] ([B, L, 2D] -> [B, L, D] for concat)
         }
-        x = x + attn.forward(norm1.forward(x));                  // [B, L, D]
-        x = x + mlp.forward(norm2.forward(x));                   // [B, L, D]
+        if (ada_ln is null)
+        {
+            x = x + attn.forward(norm1.forward(x));                  // [B, L, D]
+            x = x + mlp.forward(norm2.forward(x));                   // [B, L, D]
+            return x.MoveToOuterDisposeScope();
+        }
+        if (condition is null) throw new ArgumentNullException(nameof(condition), "An adaptive-layer-norm block needs the time/label condition.");
+        var chunks = ada_ln.forward(condition).unsqueeze(1).chunk(4, dim: -1);                // 4 x [B, 1, D]
+        x = x + attn.forward(norm1.forward(x) * (1 + chunks[1]) + chunks[0]);                 // [B, L, D]
+        x = x + mlp.forward(norm2.forward(x) * (1 + chunks[3]) + chunks[2]);                  // [B, L, D]
         return x.MoveToOuterDisposeScope();
     }
 }

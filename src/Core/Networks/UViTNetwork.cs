@@ -3,6 +3,8 @@
 // unconditional, class-conditional and text-conditioned variants. State-dict keys equal the official ones.
 // Deviations: fused attention by default (equal within 1e-6 to the official math path, which is still available);
 // no activation checkpointing (`use_checkpoint`), which TorchSharp 0.107 lacks; clear errors on malformed inputs.
+// Two ablation options that the official code lacks (UViTConfig.SkipMode, UViTConfig.TimeConditioning; the paper's section
+// 4.1 describes them) default to the official behaviour and leave its keys untouched.
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -141,29 +143,39 @@ public sealed class UViTNetwork : Module
         using var scope = NewDisposeScope();
         var dtype = pos_embed.dtype;
         if (x.dtype != dtype) x = x.to(dtype);
-        long b = x.shape[0];
-
         var patches = patch_embed.forward(x);                                                     // [B, N, D]
         var time = TimestepEmbedding.Compute(timesteps.to(x.device), Config.EmbedDim).to(dtype);  // [B, D]
         if (time_embed is not null) time = time_embed.forward(time);                              // [B, D]
-        var timeToken = time.unsqueeze(1);                                                        // [B, 1, D]
-        var tokens = Config.Conditioning switch
+        Tensor tokens;
+        Tensor? condition = null;                                                                 // [B, D] with adaptive layer norm
+        if (Config.TimeConditioning == UViTTimeConditioning.AdaLayerNorm)
         {
-            UViTConditioning.ClassLabel => cat([label_emb!.forward(labels!.to(x.device)).unsqueeze(1), timeToken, patches], dim: 1), // [B, 2 + N, D]
-            UViTConditioning.TextContext => cat([timeToken, context_embed!.forward(context!.to(x.device).to(dtype)), patches], dim: 1), // [B, 1 + T + N, D]
-            _ => cat([timeToken, patches], dim: 1),                                                                               // [B, 1 + N, D]
-        };
+            // Ablation variant: time + label reach the blocks through adaptive layer norm; only context and patches are tokens.
+            var embedding = label_emb is null ? time : time + label_emb.forward(labels!.to(x.device));               // [B, D]
+            condition = functional.silu(embedding);                                                                // [B, D]
+            tokens = context_embed is null ? patches : cat([context_embed.forward(context!.to(x.device).to(dtype)), patches], dim: 1); // [B, (T +) N, D]
+        }
+        else
+        {
+            var timeToken = time.unsqueeze(1);                                                    // [B, 1, D]
+            tokens = Config.Conditioning switch
+            {
+                UViTConditioning.ClassLabel => cat([label_emb!.forward(labels!.to(x.device)).unsqueeze(1), timeToken, patches], dim: 1), // [B, 2 + N, D]
+                UViTConditioning.TextContext => cat([timeToken, context_embed!.forward(context!.to(x.device).to(dtype)), patches], dim: 1), // [B, 1 + T + N, D]
+                _ => cat([timeToken, patches], dim: 1),                                                                               // [B, 1 + N, D]
+            };
+        }
         tokens = tokens + pos_embed;                                                              // [B, L, D]
 
         var skips = new Stack<Tensor>();
         foreach (var block in in_blocks)
         {
-            tokens = block.forward(tokens, null);                                                 // [B, L, D]
+            tokens = block.forward(tokens, null, condition);                                      // [B, L, D]
             skips.Push(tokens);
         }
-        tokens = mid_block.forward(tokens, null);                                                 // [B, L, D]
+        tokens = mid_block.forward(tokens, null, condition);                                      // [B, L, D]
         foreach (var block in out_blocks)
-            tokens = block.forward(tokens, skips.Pop());                                          // [B, L, D] (LIFO skips)
+            tokens = block.forward(tokens, skips.Pop(), condition);                               // [B, L, D] (LIFO skips)
 
         tokens = decoder_pred.forward(norm.forward(tokens));                                      // [B, L, P*P*C]
         var patchTokens = tokens[.., Config.ExtraTokens..];                                       // [B, N, P*P*C]

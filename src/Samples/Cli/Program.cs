@@ -16,6 +16,7 @@ root.Subcommands.Add(ExportCommand.Create());
 root.Subcommands.Add(ImportCommand.Create());
 root.Subcommands.Add(FidCommand.Create());
 root.Subcommands.Add(JudgeCommand.Create());
+root.Subcommands.Add(AblateCommand.Create());
 var parse = root.Parse(args);
 CliErrors.Verbose = parse.GetValue(verbose);
 int exit = parse.Invoke();                                   // parse errors: System.CommandLine prints them with the help

@@ -48,6 +48,9 @@ public static class OfficialExport
     public static OfficialHandOff Describe(UViTGenerationTransformer uvit, LatentDecodingTransformer? decoder)
     {
         var config = uvit.Generator.Config;
+        if (config.SkipMode != UViTSkipMode.Concat || config.TimeConditioning != UViTTimeConditioning.Token)
+            throw new ArgumentException($"The model is an ablation variant (SkipMode {config.SkipMode}, TimeConditioning {config.TimeConditioning}) " +
+                                        "that the official code cannot build: only Concat skips with time as a token export.");
         var schedule = uvit.Generator.Schedule;
         bool text = config.Conditioning == UViTConditioning.TextContext, latent = decoder is not null || config.InChannels == 4;
         var preset = UViTPresets.All.FirstOrDefault(p => p.Config == config);

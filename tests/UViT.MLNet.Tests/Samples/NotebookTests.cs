@@ -22,7 +22,7 @@ public sealed class NotebookTests
     public void NotebooksFolderHoldsExactlyTheTestedNotebooks()
     {
         var notebooks = Directory.GetFiles(NotebookFolder, "*.ipynb").Select(Path.GetFileName).Order().ToList();
-        CollectionAssert.AreEqual(new[] { "01-quick-start.ipynb", "02-your-own-images.ipynb", "03-official-checkpoints.ipynb", "04-latent-diffusion.ipynb", "05-text-to-image.ipynb" },
+        CollectionAssert.AreEqual(new[] { "01-quick-start.ipynb", "02-your-own-images.ipynb", "03-official-checkpoints.ipynb", "04-latent-diffusion.ipynb", "05-text-to-image.ipynb", "06-ablations.ipynb" },
                                   notebooks, "a notebook was added or renamed: give it a test below");
     }
 
@@ -72,6 +72,16 @@ public sealed class NotebookTests
         StringAssert.Contains(log, "Context: Vector<Single, 3, 16, 64>, annotated with UViT.EmptyContext");
         StringAssert.Contains(log, "prompt check: colour");
         StringAssert.Contains(log, "empty-prompt annotation kept", "the notebook says ML.NET's binary format keeps the empty context");
+    }
+
+    [TestMethod]
+    public void Ablations()
+    {
+        var (output, log) = Run("06-ablations");
+        SampleOutputs.AssertPng(Path.Combine(output, "variants.png"), 10 * 4 * 28, 6 * 4 * 28, log);   // a row per variant, 4x scale
+        foreach (string variant in new[] { "baseline", "no-skip", "add-skip", "adaln", "no-conv", "smaller-patch" })
+            StringAssert.Contains(log, $"| {variant} |", "the table has a row per variant");
+        StringAssert.Contains(log, "smaller-patch   51 tokens");
     }
 
     /// <summary>Runs NAME.ipynb; returns the folder it wrote to and the text of its cell outputs.</summary>

@@ -13,19 +13,6 @@ namespace UViT.MLNet.Cli.Bench;
 
 internal static class BenchCases
 {
-    /// <summary>
-    /// Forward GFLOPs of one image at 2 FLOPs per multiply-add (what a GEMM's GFLOP/s counts), from the network's linear and
-    /// attention products. The paper's "GFLOPs" count multiply-adds: half this (U-ViT-S/2 on CIFAR-10: 12.2 vs 24.4 here).
-    /// </summary>
-    public static double ForwardGflops(UViTConfig c)
-    {
-        double tokens = c.TokenCount, d = c.EmbedDim, blocks = c.Depth + 1;
-        double perBlock = tokens * (4 * d * d + 2 * d * c.MlpHiddenDim) + 2 * tokens * tokens * d;   // qkv + proj + mlp, q k^T and a v
-        double skips = c.Skip ? c.Depth / 2 * tokens * 2 * d * d : 0;
-        double io = tokens * (c.PatchSize * c.PatchSize * c.InChannels) * d * 2;                     // patch embedding and decoder
-        return 2 * (blocks * perBlock + skips + io) / 1e9;
-    }
-
     /// <summary>The yardstick alone: <paramref name="samples"/> GEMM bursts.</summary>
     public static Dictionary<string, object> Matmul(GemmYardstick gemm, int samples)
     {
@@ -68,9 +55,9 @@ internal static class BenchCases
         var record = new Dictionary<string, object>
         {
             ["case"] = "train", ["preset"] = preset.Name, ["params"] = session.Network.ParameterCount, ["batch"] = batch, ["steps"] = steps,
-            ["forward_gflops_per_image"] = Math.Round(ForwardGflops(preset.Config), 2), ["paper_gflops_per_image"] = Math.Round(ForwardGflops(preset.Config) / 2, 2),
+            ["forward_gflops_per_image"] = Math.Round(preset.Config.ForwardGflops, 2), ["paper_gflops_per_image"] = Math.Round(preset.Config.ForwardGflops / 2, 2),
         };
-        AddTiming(record, seconds, readings, 3 * ForwardGflops(preset.Config) * batch, batch, "images_per_second", cpu, cpuReadings);
+        AddTiming(record, seconds, readings, 3 * preset.Config.ForwardGflops * batch, batch, "images_per_second", cpu, cpuReadings);
         return record;
     }
 
@@ -86,7 +73,7 @@ internal static class BenchCases
         generator.Generate(seeds, labels, settings with { Steps = 1 }).Dispose();   // warm-up
         var (seconds, readings, cpu, cpuReadings) = gemm.Interleave(runs, () => generator.Generate(seeds, labels, settings).Dispose());
         var record = new Dictionary<string, object> { ["case"] = "sample", ["dtype"] = dtype.ToString(), ["batch"] = batch, ["steps"] = steps, ["guidance"] = 0.4, ["runs"] = runs };
-        AddTiming(record, seconds, readings, ForwardGflops(config) * 2 * batch * steps, batch, "images_per_second", cpu, cpuReadings);   // both guidance branches per evaluation
+        AddTiming(record, seconds, readings, config.ForwardGflops * 2 * batch * steps, batch, "images_per_second", cpu, cpuReadings);   // both guidance branches per evaluation
         return record;
     }
 
@@ -105,7 +92,7 @@ internal static class BenchCases
         generator.Generate(seeds, labels, settings with { Steps = 2 }).Dispose();   // warm-up
         var (seconds, readings, cpu, cpuReadings) = gemm.Interleave(runs, () => generator.Generate(seeds, labels, settings).Dispose());
         var record = new Dictionary<string, object> { ["case"] = "mnist_generate", ["dtype"] = dtype.ToString(), ["batch"] = batch, ["steps"] = settings.Steps, ["runs"] = runs };
-        AddTiming(record, seconds, readings, ForwardGflops(config) * batch * settings.Steps, batch, "images_per_second", cpu, cpuReadings);
+        AddTiming(record, seconds, readings, config.ForwardGflops * batch * settings.Steps, batch, "images_per_second", cpu, cpuReadings);
         return record;
     }
 
@@ -169,7 +156,7 @@ internal static class BenchCases
             ["end_to_end_overhead_percent"] = endToEnd.ToJson(2),
         };
         var train = new Dictionary<string, object> { ["case"] = "mnist_train", ["batch"] = batch, ["steps_per_run"] = steps, ["runs"] = pairs };
-        AddTiming(train, bare, gemm.Readings, 3 * ForwardGflops(config) * batch * steps, steps, "steps_per_second");
+        AddTiming(train, bare, gemm.Readings, 3 * config.ForwardGflops * batch * steps, steps, "steps_per_second");
         return (pipeline, train);
     }
 
