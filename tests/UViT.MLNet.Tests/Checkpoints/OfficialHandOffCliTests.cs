@@ -22,12 +22,7 @@ public sealed class OfficialHandOffCliTests
 {
     public TestContext TestContext { get; set; } = null!;
 
-    private string NewFolder()
-    {
-        string folder = Path.Combine(TestContext.TestRunDirectory ?? Path.GetTempPath(), Guid.NewGuid().ToString("N"));
-        Directory.CreateDirectory(folder);
-        return folder;
-    }
+    private string NewFolder() => TestContext.NewFolder();
 
     /// <summary>A guided 2-class model (class 2 = null) whose raw and EMA weights differ, with non-default settings and names.</summary>
     private static string SaveClassModel(string folder)

@@ -20,12 +20,7 @@ public sealed class CliReliabilityTests
 {
     public TestContext TestContext { get; set; } = null!;
 
-    private string NewFolder()
-    {
-        string folder = Path.Combine(TestContext.TestRunDirectory ?? Path.GetTempPath(), Guid.NewGuid().ToString("N"));
-        Directory.CreateDirectory(folder);
-        return folder;
-    }
+    private string NewFolder() => TestContext.NewFolder();
 
     /// <summary>Two classes of four 16x16 grey PNGs (plain shades: enough for the CLI to train on).</summary>
     private static string WriteImages(string root)

@@ -19,12 +19,7 @@ public sealed class ShardedSamplingCliTests
 {
     public TestContext TestContext { get; set; } = null!;
 
-    private string NewFolder()
-    {
-        string folder = Path.Combine(TestContext.TestRunDirectory ?? Path.GetTempPath(), Guid.NewGuid().ToString("N"));
-        Directory.CreateDirectory(folder);
-        return folder;
-    }
+    private string NewFolder() => TestContext.NewFolder();
 
     /// <summary>A 2-class RGB model with random weights (the pixels only need to differ per seed), saved as a library user would.</summary>
     private static string SaveClassModel(string folder)
