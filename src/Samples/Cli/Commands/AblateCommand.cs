@@ -29,7 +29,7 @@ internal static class AblateCommand
         var device = new Option<string>("--device") { Description = "cpu, cuda or cuda:N.", DefaultValueFactory = _ => "cpu" };
         var threads = new Option<int?>("--threads") { Description = "libtorch CPU threads (default: all cores)." };
         var json = new Option<bool>("--json") { Description = "Print each run as one JSON line instead of text." };
-        var sampling = SamplingOptions.Create(defaultGuidance: 2.0, defaultSteps: 30);
+        var sampling = TrainCommand.CreateSamplingOptions();
         var command = new Command("ablate",
             "Measure the U-ViT paper's ablations on MNIST: long skips on/off and concat vs add, time as a token vs adaptive layer norm, the 3x3 output conv " +
             "on/off, and a smaller patch at equal compute; each variant trained --seeds times and judged by the digit judge. A long run: on 2 CPU cores a " +

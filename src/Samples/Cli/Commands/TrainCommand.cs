@@ -34,7 +34,7 @@ internal static class TrainCommand
         var resume = new Option<bool>("--resume") { Description = "Continue from OUTPUT/checkpoint/latest.ckpt if present." };
         var force = new Option<bool>("--force") { Description = "Start afresh even though OUTPUT/checkpoint holds an earlier run's checkpoint (it is replaced)." };
         var checkpointEvery = new Option<int>("--checkpoint-every") { Description = "Optimiser steps between checkpoints.", DefaultValueFactory = _ => 500 };
-        var sampling = SamplingOptions.Create(defaultGuidance: 2.0, defaultSteps: 30);
+        var sampling = CreateSamplingOptions();
         var perClass = new Option<int>("--per-class") { Description = "Samples per class in the grid.", DefaultValueFactory = _ => 10 };
         var threads = new Option<int?>("--threads") { Description = "libtorch CPU threads (default: all cores)." };
         var schedule = new Option<NoiseScheduleKind?>("--schedule") { Description = "ContinuousVP or DiscreteSD (default: the short-run recipe's)." };
@@ -140,6 +140,9 @@ internal static class TrainCommand
         }));
         return command;
     }
+
+    /// <summary>The sampling options of <c>uvit train</c> with its defaults (DPM-Solver++ 30 steps, guidance s = 2); <c>uvit ablate</c> shares them.</summary>
+    internal static SamplingOptions CreateSamplingOptions() => SamplingOptions.Create(defaultGuidance: 2.0, defaultSteps: 30);
 
     private static int DistinctClasses(string? folder) => folder is null ? 10 : ImageFolder.List(folder).Select(e => e.ClassName).Distinct().Count();
 
