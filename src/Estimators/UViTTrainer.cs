@@ -96,9 +96,13 @@ public sealed class UViTTrainer : IEstimator<UViTGenerationTransformer>
                                                                 contexts?.Tokens ?? 0, contexts?.Width ?? 0, contexts?.EmptyContext is not null);
         _options.Sampling.Validate(recipe.Schedule);                                    // refused now, not when the run is over
         var network = new UViTNetwork(config, device: device, seed: seed) { UseFusedAttention = AttentionKernels.UseFused(_options.Attention, config, device) };
+        long batch = Math.Min(_options.BatchSize, data.Count);
+        long stepsPerEpoch = Math.Max(1, data.Count / batch);
+        long totalSteps = _options.MaxSteps ?? (_options.Epochs ?? 1) * stepsPerEpoch;
         using var session = new UViTTrainingSession(network, recipe, seed, nullClass, recipe.ConditionDropProbability > 0 ? contexts?.EmptyContext : null)
         {
             MaxConsecutiveSkippedSteps = _options.MaxConsecutiveSkippedSteps,
+            TotalSteps = totalSteps,
         };
         string condition = contexts is not null ? $"{contexts.CaptionCount} text contexts [{contexts.Tokens}, {contexts.Width}]" : $"{data.ClassCount} classes";
         channel.Info(MessageSensitivity.None, $"U-ViT: {data.Count} images {data.Channels}x{data.Size}x{data.Size}, {condition}; " +
@@ -106,9 +110,6 @@ public sealed class UViTTrainer : IEstimator<UViTGenerationTransformer>
                                              $"{(network.UseFusedAttention ? "fused" : "plain")} attention, {recipe.Schedule}, lr {recipe.LearningRate}, batch {_options.BatchSize}, device {device}, {TorchSharp.torch.get_num_threads()} threads; " +
                                              $"data {(data is StoredTrainingData || contexts is StoredTrainingContexts ? "in a training store on disk" : "in memory")}.");
 
-        long batch = Math.Min(_options.BatchSize, data.Count);
-        long stepsPerEpoch = Math.Max(1, data.Count / batch);
-        long totalSteps = _options.MaxSteps ?? (_options.Epochs ?? 1) * stepsPerEpoch;
         string? checkpoint = _options.CheckpointDirectory is null ? null : Path.Combine(_options.CheckpointDirectory, CheckpointFile);
         string? previous = _options.CheckpointDirectory is null ? null : Path.Combine(_options.CheckpointDirectory, PreviousCheckpointFile);
         var identity = RunIdentity.Of(data.Count, batch, recipe, data.Fingerprint, contexts?.Fingerprint);

@@ -1,6 +1,7 @@
 // The U-ViT training objective (official sde.py `LSimple` and train_ldm_discrete.py `LSimple`, github baofff/U-ViT):
 // L = mean over the batch of (mean over C, H, W of (eps - eps_hat(x_t, t, c))^2), with classifier-free-guidance training
-// replacing each sample's condition by the null class / empty-prompt context with probability p_uncond.
+// replacing each sample's condition by the null class / empty-prompt context with probability p_uncond. Optionally each
+// sample's term is weighted by min(SNR, gamma) / SNR (Min-SNR-gamma, Hang et al. 2023), a short-run setting, not official.
 using UViT.MLNet.Core.Networks;
 using static TorchSharp.torch;
 
@@ -20,14 +21,25 @@ public sealed class NoisePredictionLoss
     /// <summary>The null class that replaces dropped labels (1000 for the ImageNet 256/512 models).</summary>
     public long? NullClass { get; }
 
+    /// <summary>
+    /// Min-SNR-gamma loss weighting (Hang et al., "Efficient Diffusion Training via Min-SNR Weighting Strategy", ICCV 2023):
+    /// each sample's squared error is weighted by min(SNR, gamma) / SNR with SNR = alpha^2 / sigma^2, which lowers the weight
+    /// of the nearly clean noise levels whose gradients conflict with the rest; null (official): every sample weighs 1.
+    /// </summary>
+    public double? MinSnrGamma { get; }
+
     /// <summary>Creates the loss.</summary>
     /// <param name="schedule">Continuous VP or discrete SD: decides how noise levels and network times are drawn.</param>
     /// <param name="unconditionalProbability">p_uncond for classifier-free guidance training.</param>
     /// <param name="nullClass">Required with p_uncond &gt; 0 for class-conditional models.</param>
-    public NoisePredictionLoss(NoiseSchedule schedule, double unconditionalProbability = 0, long? nullClass = null)
+    /// <param name="minSnrGamma">See <see cref="MinSnrGamma"/>.</param>
+    public NoisePredictionLoss(NoiseSchedule schedule, double unconditionalProbability = 0, long? nullClass = null, double? minSnrGamma = null)
     {
         if (unconditionalProbability is < 0 or > 1)
             throw new ArgumentOutOfRangeException(nameof(unconditionalProbability), $"p_uncond must be in [0, 1]; got {unconditionalProbability}.");
+        if (minSnrGamma is double gamma && !(gamma > 0 && double.IsFinite(gamma)))
+            throw new ArgumentOutOfRangeException(nameof(minSnrGamma), $"The Min-SNR gamma must be a positive finite number; got {gamma}.");
+        MinSnrGamma = minSnrGamma;
         _schedule = schedule;
         UnconditionalProbability = unconditionalProbability;
         NullClass = nullClass;
@@ -54,6 +66,11 @@ public sealed class NoisePredictionLoss
         var (y, c) = DropConditions(labels, context, emptyContext, b, x0.device, generator);
         var predicted = model(xt, level.NetworkTime, y, c);                                        // [B, C, H, W]
         var perSample = (eps - predicted).pow(2).flatten(1).mean([1]);                             // [B] mean over C, H, W
+        if (MinSnrGamma is double gamma)
+        {
+            var snr = level.Alpha.square() / level.Sigma.square();                                 // [B]
+            perSample = perSample * (snr.clamp_max(gamma) / snr).to(perSample.dtype);              // [B]
+        }
         return perSample.mean().MoveToOuterDisposeScope();                                         // []
     }
 

@@ -29,6 +29,12 @@ public sealed record TrainingRecipe
     public double Beta2 { get; init; } = 0.99;
     /// <summary>Linear warm-up length in optimiser steps: lr * min(step / warmup, 1) (official 5000; 2500 for CIFAR-10).</summary>
     public int WarmupSteps { get; init; } = 5000;
+    /// <summary>
+    /// After warm-up, decay the learning rate along a half cosine to 0 at the run's last step (the trainer's MaxSteps); false
+    /// (official): constant after warm-up. Not written when false, so recipes saved before it existed compare equal.
+    /// </summary>
+    [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingDefault)]
+    public bool CosineDecay { get; init; }
     /// <summary>EMA rate (official 0.9999, sized for 300K+ steps).</summary>
     public double EmaRate { get; init; } = 0.9999;
     /// <summary>
@@ -42,6 +48,12 @@ public sealed record TrainingRecipe
     public int GradientAccumulationSteps { get; init; } = 1;
     /// <summary>Probability of replacing a sample's condition by the null class / empty context (0.15 L ImageNet, 0.1 H and MS-COCO).</summary>
     public double ConditionDropProbability { get; init; }
+    /// <summary>
+    /// Min-SNR-gamma loss weighting: each sample's error weighted by min(SNR, gamma) / SNR (<see cref="Diffusion.NoisePredictionLoss.MinSnrGamma"/>);
+    /// null (official) = unweighted. Not written when null, so recipes saved before it existed compare equal.
+    /// </summary>
+    [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)]
+    public double? MinSnrGamma { get; init; }
     /// <summary>The forward process.</summary>
     public NoiseScheduleKind Schedule { get; init; } = NoiseScheduleKind.ContinuousVP;
     /// <summary>Batch size of the official run (informational: the official runs used 8 GPUs).</summary>
@@ -59,6 +71,7 @@ public sealed record TrainingRecipe
         Require(GradientClipNorm is null or > 0, $"GradientClipNorm must be positive; got {GradientClipNorm}.");
         Require(GradientAccumulationSteps >= 1, $"GradientAccumulationSteps must be >= 1; got {GradientAccumulationSteps}.");
         Require(ConditionDropProbability is >= 0 and <= 1, $"ConditionDropProbability must lie in [0, 1]; got {ConditionDropProbability}.");
+        Require(MinSnrGamma is null || (MinSnrGamma > 0 && double.IsFinite(MinSnrGamma.Value)), $"MinSnrGamma must be a positive finite number or null; got {MinSnrGamma}.");
         Require(BatchSize >= 1, $"BatchSize must be >= 1; got {BatchSize}.");
         return this;
     }

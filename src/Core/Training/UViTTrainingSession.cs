@@ -69,15 +69,23 @@ public sealed class UViTTrainingSession : IDisposable
         EmaNetwork.UseFusedAttention = network.UseFusedAttention;
         _ema = new ExponentialMovingAverage(network, EmaNetwork);
         _schedule = recipe.Schedule == NoiseScheduleKind.ContinuousVP ? new ContinuousVPSchedule() : new DiscreteSDSchedule();
-        _loss = new NoisePredictionLoss(_schedule, recipe.ConditionDropProbability, nullClass);
+        _loss = new NoisePredictionLoss(_schedule, recipe.ConditionDropProbability, nullClass, recipe.MinSnrGamma);
         _optimizer = optim.AdamW(network.parameters(), lr: recipe.LearningRate, beta1: recipe.Beta1, beta2: recipe.Beta2,
                                  weight_decay: recipe.WeightDecay);
         Random = new Generator(unchecked((ulong)seed));
         Network.train();
     }
 
+    /// <summary>
+    /// The run's length in optimiser steps, which <see cref="TrainingRecipe.CosineDecay"/> decays to (the trainer sets it; a
+    /// session without it keeps the learning rate constant after warm-up).
+    /// </summary>
+    public long? TotalSteps { get; init; }
+
     /// <summary>The learning rate the next step will use.</summary>
-    public double NextLearningRate => LinearWarmup.LearningRate(Recipe.LearningRate, Step, Recipe.WarmupSteps);
+    public double NextLearningRate => TotalSteps is long total
+        ? LinearWarmup.LearningRate(Recipe.LearningRate, Step, Recipe.WarmupSteps, Recipe.CosineDecay, total)
+        : LinearWarmup.LearningRate(Recipe.LearningRate, Step, Recipe.WarmupSteps);
 
     /// <summary>
     /// One optimiser step on a batch: noise it, drop conditions for guidance, predict the noise, back-propagate

@@ -149,4 +149,37 @@ public sealed class TrainingLossTests
         Assert.IsLessThan(0.7 * before, after, $"loss {before:F4} -> {after:F4}");
         (schedule as IDisposable)?.Dispose();
     }
+
+    [TestMethod]
+    public void MinSnrWeightsEachSampleByMinOfSnrAndGammaOverSnr()
+    {
+        using var scope = NewDisposeScope();
+        using var discrete = new DiscreteSDSchedule();
+        var x0 = rand(64, 1, 3, 3, generator: new Generator(1)) * 2 - 1;                          // [64, 1, 3, 3]
+        Tensor? xt = null, times = null;
+        TrainingNoisePredictor model = (x, t, y, c) => { xt = x.clone().DetachFromDisposeScope(); times = t.clone().DetachFromDisposeScope(); return zeros_like(x); };
+        const double gamma = 5;
+        float weighted = new NoisePredictionLoss(discrete, minSnrGamma: gamma).Compute(model, x0, generator: new Generator(3)).item<float>();
+        // Recover each sample's noise from what the network saw: x_t = alpha x0 + sigma eps, with alpha_bar from the 1-based n.
+        double[] n = times!.data<float>().Select(v => (double)v).ToArray();
+        double expected = 0, unweighted = 0;
+        bool someClipped = false, someKept = false;
+        for (int i = 0; i < n.Length; i++)
+        {
+            double alphaBar = discrete.AlphaBar((int)n[i]), snr = alphaBar / (1 - alphaBar);
+            var eps = (xt![i] - Math.Sqrt(alphaBar) * x0[i]) / Math.Sqrt(1 - alphaBar);                  // [1, 3, 3]
+            double error = eps.pow(2).mean().item<float>();
+            expected += Math.Min(snr, gamma) / snr * error / n.Length;
+            unweighted += error / n.Length;
+            someClipped |= snr > gamma;
+            someKept |= snr < gamma;
+        }
+        Assert.IsTrue(someClipped && someKept, "the batch holds noise levels on both sides of gamma");
+        Assert.AreEqual(expected, weighted, 1e-4 * expected, "min(SNR, gamma) / SNR per sample");
+        float plain = new NoisePredictionLoss(discrete).Compute(model, x0, generator: new Generator(3)).item<float>();
+        Assert.AreEqual(unweighted, plain, 1e-4 * unweighted, "the same draws without weighting give the plain mean");
+        Assert.IsLessThan(plain, weighted, "weighting lowers the nearly clean samples' share");
+        Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => new NoisePredictionLoss(discrete, minSnrGamma: 0));
+        Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => new NoisePredictionLoss(discrete, minSnrGamma: double.NaN));
+    }
 }

@@ -44,6 +44,29 @@ public sealed class TrainingSessionTests
     }
 
     [TestMethod]
+    public void CosineDecayFallsFromThePeakAfterWarmUpToZeroAtTheLastStep()
+    {
+        const double peak = 1e-3;
+        Assert.AreEqual(peak / 2, LinearWarmup.LearningRate(peak, 50, 100, cosineDecay: true, totalSteps: 1100), 1e-15, "warm-up is unchanged");
+        Assert.AreEqual(peak, LinearWarmup.LearningRate(peak, 100, 100, cosineDecay: true, totalSteps: 1100), 1e-15, "the peak at the end of warm-up");
+        Assert.AreEqual(peak * (1 + Math.Cos(Math.PI / 4)) / 2, LinearWarmup.LearningRate(peak, 350, 100, cosineDecay: true, totalSteps: 1100), 1e-15);
+        Assert.AreEqual(peak / 2, LinearWarmup.LearningRate(peak, 600, 100, cosineDecay: true, totalSteps: 1100), 1e-15, "half way");
+        Assert.AreEqual(0, LinearWarmup.LearningRate(peak, 1100, 100, cosineDecay: true, totalSteps: 1100), 1e-15, "0 at the last step");
+        Assert.AreEqual(peak, LinearWarmup.LearningRate(peak, 600, 100, cosineDecay: false, totalSteps: 1100), "no decay: constant after warm-up");
+
+        // The session decays only when it knows the run's length.
+        var recipe = new TrainingRecipe { WarmupSteps = 0, LearningRate = peak, CosineDecay = true };
+        using var bounded = new UViTTrainingSession(new UViTNetwork(Tiny, seed: 0), recipe, 0, nullClass: 2) { TotalSteps = 2 };
+        using var unbounded = NewSession(recipe);
+        using var generator = new Generator(1);
+        var (x, y) = ToyBatch(4, generator);
+        bounded.TrainStep(x, y);
+        unbounded.TrainStep(x, y);
+        Assert.AreEqual(peak / 2, bounded.NextLearningRate, 1e-15, "step 1 of 2");
+        Assert.AreEqual(peak, unbounded.NextLearningRate, "without TotalSteps the rate stays at the peak");
+    }
+
+    [TestMethod]
     public void LossFallsAndSamplesMoveTowardTheData()
     {
         using var session = NewSession(new TrainingRecipe

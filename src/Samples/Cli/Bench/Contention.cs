@@ -1,5 +1,5 @@
 // `uvit bench --cases contention`: two generation processes side by side against one alone, with and without the OpenMP
-// defaults of OpenMpDefaults (passive waiting, threads = physical cores). Each process is this tool running the
+// defaults of OpenMpDefaults (a short spin before idle threads sleep, threads = physical cores). Each process is this tool running the
 // mnist_generate case; its JSON line gives its images/s.
 using System.Diagnostics;
 using System.Text.Json;
@@ -66,6 +66,7 @@ internal static class Contention
         // copy that ProcessStartInfo passes on. Unprotected = what users got before: nothing set.
         info.Environment.Remove("OMP_WAIT_POLICY");
         info.Environment.Remove("OMP_NUM_THREADS");
+        info.Environment.Remove("GOMP_SPINCOUNT");
         info.Environment[OpenMpDefaults.OptOutVariable] = protect ? "on" : "off";
         return info;
     }

@@ -39,6 +39,9 @@ internal static class TrainCommand
         var threads = new Option<int?>("--threads") { Description = "libtorch CPU threads (default: all cores)." };
         var schedule = new Option<NoiseScheduleKind?>("--schedule") { Description = "ContinuousVP or DiscreteSD (default: the short-run recipe's)." };
         var learningRate = new Option<double?>("--learning-rate") { Description = "Peak learning rate (default: the short-run recipe's)." };
+        var minSnr = new Option<double?>("--min-snr-gamma") { Description = "Weight each sample's loss by min(SNR, gamma) / SNR (Min-SNR weighting; default: the short-run recipe's)." };
+        var cosine = new Option<bool>("--cosine-decay") { Description = "Decay the learning rate along a half cosine to 0 at the last step (default: constant after warm-up)." };
+        var emaRate = new Option<double?>("--ema-rate") { Description = "EMA rate of the weights sampling uses (default: the short-run recipe's)." };
         var width = new Option<int?>("--width") { Description = "Network width D (default network only)." };
         var depth = new Option<int?>("--depth") { Description = "Network depth (default network only)." };
         var patch = new Option<int?>("--patch-size") { Description = "Patch size (default network only)." };
@@ -47,7 +50,7 @@ internal static class TrainCommand
 
         var command = new Command("train", "Train a class-conditional U-ViT through the ML.NET pipeline, save model.zip, reload it and write a sample grid.")
         {
-            data, size, grayscale, steps, minutes, batch, output, device, seed, resume, force, checkpointEvery, perClass, threads, schedule, learningRate, width, depth, patch, attention, dataStore,
+            data, size, grayscale, steps, minutes, batch, output, device, seed, resume, force, checkpointEvery, perClass, threads, schedule, learningRate, minSnr, emaRate, cosine, width, depth, patch, attention, dataStore,
         };
         sampling.AddTo(command);
         command.SetAction(parse => CliErrors.Run(() =>
@@ -90,6 +93,10 @@ internal static class TrainCommand
             var recipe = UViTTrainerOptions.ShortRunRecipe;
             if (parse.GetValue(schedule) is NoiseScheduleKind kind) recipe = recipe with { Schedule = kind };
             if (parse.GetValue(learningRate) is double lr) recipe = recipe with { LearningRate = lr };
+            if (parse.GetValue(minSnr) is double gamma) recipe = recipe with { MinSnrGamma = gamma };
+            if (parse.GetValue(emaRate) is double rate) recipe = recipe with { EmaRate = rate };
+            if (parse.GetValue(cosine)) recipe = recipe with { CosineDecay = true };
+            recipe.Validate();
             options.Recipe = recipe;
             if (parse.GetValue(width) is not null || parse.GetValue(depth) is not null || parse.GetValue(patch) is not null)
             {
