@@ -1,12 +1,13 @@
-// Protects libtorch's OpenMP threads from a busy machine without slowing them on a quiet one. libgomp's default lets an
+// Protects libtorch's OpenMP threads from a busy machine without slowing them much on a quiet one. libgomp's default lets an
 // idle worker thread spin for ~300,000 iterations before it sleeps; with two libtorch processes (or a build) on 2 cores the
-// spinning threads starve the working ones (two MNIST generation processes: 3.7 images/s each against 31 alone). Sleeping
-// at once (OMP_WAIT_POLICY=PASSIVE) fixes that but costs a quiet machine 27-35% at the MNIST default's small operations,
-// where every parallel region then waits for a futex wake-up. A short spin (GOMP_SPINCOUNT=3000) keeps both: 30.7 images/s
-// alone, 13.6 each side by side, training within 5% of libgomp's default (docs/benchmarks.md, "Contention"). libgomp reads
-// these once, when it is loaded with libtorch, so they must be in the native process environment before that first dlopen.
-// .NET's Environment.SetEnvironmentVariable does not write the native environment on Unix (it keeps a managed copy), so
-// this calls libc's setenv.
+// spinning threads starve the working ones (two MNIST generation processes: 3.7-6.8 images/s each against 31 alone).
+// Sleeping at once (OMP_WAIT_POLICY=PASSIVE) fixes that but costs a quiet machine 29-41% at the MNIST default's small
+// operations, where every parallel region then waits for a kernel wake-up. A short spin (GOMP_SPINCOUNT=3000) is the
+// measured compromise on 2 cores: 28-31 images/s alone, 13.5-13.9 each side by side, training within 5% of libgomp's
+// default (docs/how-to/threads.md, docs/benchmarks.md "Contention"); no setting met both a 5% solo cost and 40% of the
+// solo speed in a pair. libgomp reads these once, when it is loaded with libtorch, so they must be in the native process
+// environment before that first dlopen. .NET's Environment.SetEnvironmentVariable does not write the native environment
+// on Unix (it keeps a managed copy), so this calls libc's setenv.
 using System.Runtime.InteropServices;
 
 namespace UViT.MLNet.Core.Runtime;
@@ -40,7 +41,8 @@ public static class OpenMpDefaults
         string? optOut = NativeGet(OptOutVariable);
         if (optOut is not null && optOut.Trim().ToLowerInvariant() is "off" or "0" or "false")
         {
-            Description = $"off ({OptOutVariable}={optOut}); OMP_WAIT_POLICY={NativeGet("OMP_WAIT_POLICY") ?? "(unset)"}, OMP_NUM_THREADS={NativeGet("OMP_NUM_THREADS") ?? "(unset)"}";
+            Description = $"off ({OptOutVariable}={optOut}); OMP_WAIT_POLICY={NativeGet("OMP_WAIT_POLICY") ?? "(unset)"}, " +
+                          $"GOMP_SPINCOUNT={NativeGet("GOMP_SPINCOUNT") ?? "(unset)"}, OMP_NUM_THREADS={NativeGet("OMP_NUM_THREADS") ?? "(unset)"}";
             return;
         }
         Description = string.Join(", ", ApplyWaiting(), SetUnlessPresent("OMP_NUM_THREADS", PhysicalCores().ToString()));
