@@ -33,7 +33,8 @@ internal static class AblateCommand
         var command = new Command("ablate",
             "Measure the U-ViT paper's ablations on MNIST: long skips on/off and concat vs add, time as a token vs adaptive layer norm, the 3x3 output conv " +
             "on/off, and a smaller patch at equal compute; each variant trained --seeds times and judged by the digit judge. A long run: on 2 CPU cores a " +
-            "1,500-step run takes about 5 minutes on idle cores (14 on busy ones), so the default (6 variants x 2 seeds) takes 1-3 hours; --steps 5 --per-class 2 --seeds 1 takes under a minute.")
+            "1,500-step run takes about 4 minutes on idle cores (6 with 1 thread beside a second run), so the default (6 variants x 2 seeds) takes 40-50 minutes; " +
+            "two processes with --threads 1 and half the --variants each finish sooner; --steps 5 --per-class 2 --seeds 1 takes under a minute.")
         {
             steps, seeds, variants, output, perClass, batch, device, threads, json,
         };
@@ -117,7 +118,7 @@ internal static class AblateCommand
         var recipe = UViTTrainerOptions.ShortRunRecipe;
         return Invariant($"Measured by `uvit ablate` on the {Environment.ProcessorCount}-core machine it ran on ({elapsed:hh\\:mm\\:ss} so far): baseline = the default MNIST network ") +
                          Invariant($"(patch {baseline.PatchSize}, width {baseline.EmbedDim}, depth {baseline.Depth}, {baseline.NumHeads} heads); {steps} steps of batch {batch} with the short-run recipe ") +
-                         Invariant($"(lr {recipe.LearningRate}, {recipe.Schedule} schedule, EMA {recipe.EmaRate}); seeds 0-{seeds - 1}; each run judged on {10 * perClass} digits ({perClass} per class) ") +
+                         Invariant($"(lr {recipe.LearningRate}, {recipe.Schedule} schedule, {(recipe.MinSnrGamma is double gamma ? $"Min-SNR gamma {gamma}" : "unweighted loss")}, EMA {recipe.EmaRate}); seeds 0-{seeds - 1}; each run judged on {10 * perClass} digits ({perClass} per class) ") +
                          Invariant($"from {sampling.Sampler}, {sampling.Steps} steps, guidance s = {sampling.GuidanceScale}, {(sampling.UseEmaWeights ? "EMA" : "raw")} weights; feature distance = Frechet distance ") +
                          Invariant($"of the digit judge's 128-d features against {10 * perClass} real held-out digits; floor = the same for {10 * perClass} other real digits. ") +
                          "Equal-compute variants train for baseline/variant forward FLOPs times the steps.";
