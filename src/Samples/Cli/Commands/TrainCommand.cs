@@ -96,7 +96,6 @@ internal static class TrainCommand
             if (parse.GetValue(minSnr) is double gamma) recipe = recipe with { MinSnrGamma = gamma };
             if (parse.GetValue(emaRate) is double rate) recipe = recipe with { EmaRate = rate };
             if (parse.GetValue(cosine)) recipe = recipe with { CosineDecay = true };
-            recipe.Validate();
             options.Recipe = recipe;
             if (parse.GetValue(width) is not null || parse.GetValue(depth) is not null || parse.GetValue(patch) is not null)
             {
