@@ -89,6 +89,23 @@ public sealed class CliReliabilityTests
     }
 
     [TestMethod]
+    public void TrainBuildsTheNetworkAndRecipeTheOptionsAsk()
+    {
+        // Adaptive layer norm instead of time and label tokens, and no guidance dropout: then the network has no null class.
+        string root = NewFolder(), images = WriteImages(root), output = Path.Combine(root, "out");
+        var (exit, log) = CliProcess.Run(TinyTrain(images, output, "--steps", "2", "--time-conditioning", "AdaLayerNorm", "--guidance-dropout", "0", "--guidance", "0"));
+        Assert.AreEqual(0, exit, log);
+        var model = new MLContext().RegisterUViT().LoadChecked(Path.Combine(output, "model.zip"), out _);
+        var generator = ((IEnumerable<ITransformer>)model).OfType<UViTGenerationTransformer>().Single().Generator;
+        Assert.AreEqual(UViTTimeConditioning.AdaLayerNorm, generator.Config.TimeConditioning, log);
+        Assert.IsNull(generator.NullClass, log);
+        Assert.AreEqual(2, generator.Config.NumClasses, "two classes and no null class");
+        (model as IDisposable)?.Dispose();
+        (exit, log) = CliProcess.Run(TinyTrain(images, Path.Combine(root, "bad"), "--guidance-dropout", "1.5"));
+        AssertOneErrorLine(exit, log, 1);
+    }
+
+    [TestMethod]
     public void SampleDrawsAnUnconditionalModel()
     {
         // An unconditional model (random weights: only the rows and files are checked), saved as a library user would.

@@ -250,6 +250,8 @@ internal static class BenchCases
                         ["live_tensor_growth"] = DisposeScopeManager.Statistics.ThreadTotalLiveCount - liveAfterWarmup,
                         ["managed_heap_mib"] = Math.Round(GC.GetTotalMemory(forceFullCollection: false) / 1048576.0, 1),   // RSS growth that is not .NET's
                         ["native_heap_growth_mib"] = NativeHeapGrowth(heapAfterWarmup),   // still-allocated native memory: the leak signal
+                        ["native_heap_free_kept_mib"] = BenchMachine.NativeHeapLayoutMiB() is { } kept ? Math.Round(kept.FreeKept, 1) : "n/a",
+                        ["native_mapped_mib"] = BenchMachine.NativeHeapLayoutMiB() is { } mapped ? Math.Round(mapped.Mapped, 1) : "n/a",
                     });
                 }
             }

@@ -60,6 +60,24 @@ internal static class BenchMachine
         }
     }
 
+    /// <summary>
+    /// Bytes glibc keeps in free chunks inside its heaps and bytes it has mmap'ed for single large chunks, in MiB; null off glibc.
+    /// Resident memory that grows while <see cref="NativeHeapInUseMiB"/> does not is one of these (or memory outside malloc).
+    /// </summary>
+    public static (double FreeKept, double Mapped)? NativeHeapLayoutMiB()
+    {
+        if (!OperatingSystem.IsLinux()) return null;
+        try
+        {
+            var info = mallinfo2();
+            return (info.FreeKept / 1048576.0, info.Mapped / 1048576.0);
+        }
+        catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException)
+        {
+            return null;
+        }
+    }
+
     [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "mallinfo2")]
     private static extern MallInfo2 mallinfo2();
 
@@ -69,5 +87,9 @@ internal static class BenchMachine
     {
         private readonly nuint Arena, OrdBlks, SmBlks, HBlks, HBlkHd, UsmBlks, FsmBlks, UordBlks, FordBlks, KeepCost;
         public ulong InUse => UordBlks;
+        /// <summary>Bytes in free chunks glibc keeps inside its heaps (freed but not given back: fragmentation when it grows).</summary>
+        public ulong FreeKept => FordBlks;
+        /// <summary>Bytes in chunks glibc mmap'ed on their own (returned to the system when freed).</summary>
+        public ulong Mapped => HBlkHd;
     }
 }

@@ -45,12 +45,14 @@ internal static class TrainCommand
         var width = new Option<int?>("--width") { Description = "Network width D (default network only)." };
         var depth = new Option<int?>("--depth") { Description = "Network depth (default network only)." };
         var patch = new Option<int?>("--patch-size") { Description = "Patch size (default network only)." };
+        var timeConditioning = new Option<UViTTimeConditioning?>("--time-conditioning") { Description = "Token (the paper's: time and label as tokens) or AdaLayerNorm (through adaptive layer norms; default network only)." };
+        var guidanceDropout = new Option<double?>("--guidance-dropout") { Description = "Probability of training a sample without its label, which classifier-free guidance needs (default: the short-run recipe's)." };
         var attention = new Option<AttentionKernel>("--attention") { Description = "Auto (fused on GPUs and from 100 tokens, else plain), Fused (scaled_dot_product_attention) or Plain (the official math; faster on CPU below ~100 tokens).", DefaultValueFactory = _ => AttentionKernel.Auto };
         var dataStore = new Option<TrainingDataStore>("--data-store") { Description = "Where the training images are kept: Auto (in memory up to 2 GiB of float32 values, else in a store file in OUTPUT/checkpoint, deleted at the end), Memory or Disk.", DefaultValueFactory = _ => TrainingDataStore.Auto };
 
         var command = new Command("train", "Train a class-conditional U-ViT through the ML.NET pipeline, save model.zip, reload it and write a sample grid.")
         {
-            data, size, grayscale, steps, minutes, batch, output, device, seed, resume, force, checkpointEvery, perClass, threads, schedule, learningRate, minSnr, emaRate, cosine, width, depth, patch, attention, dataStore,
+            data, size, grayscale, steps, minutes, batch, output, device, seed, resume, force, checkpointEvery, perClass, threads, schedule, learningRate, minSnr, emaRate, cosine, guidanceDropout, width, depth, patch, timeConditioning, attention, dataStore,
         };
         sampling.AddTo(command);
         command.SetAction(parse => CliErrors.Run(() =>
@@ -96,18 +98,20 @@ internal static class TrainCommand
             if (parse.GetValue(minSnr) is double gamma) recipe = recipe with { MinSnrGamma = gamma };
             if (parse.GetValue(emaRate) is double rate) recipe = recipe with { EmaRate = rate };
             if (parse.GetValue(cosine)) recipe = recipe with { CosineDecay = true };
+            if (parse.GetValue(guidanceDropout) is double p) recipe = recipe with { ConditionDropProbability = p };
             options.Recipe = recipe;
-            if (parse.GetValue(width) is not null || parse.GetValue(depth) is not null || parse.GetValue(patch) is not null)
+            if (parse.GetValue(width) is not null || parse.GetValue(depth) is not null || parse.GetValue(patch) is not null || parse.GetValue(timeConditioning) is not null)
             {
                 var imageShape = pipelineStart.Fit(view).GetOutputSchema(view.Schema)["Image"].Type as VectorDataViewType;
                 int channels = imageShape!.Dimensions[0], side = imageShape.Dimensions[1];
                 int classes = view.Schema.GetColumnOrNull("Label")?.Type is KeyDataViewType k ? (int)k.Count : DistinctClasses(parse.GetValue(data));
-                var network = UViTTrainerOptions.DefaultNetwork(channels, side, classes + 1);
+                var network = UViTTrainerOptions.DefaultNetwork(channels, side, recipe.ConditionDropProbability > 0 ? classes + 1 : classes);   // + the null class guidance needs
                 options.Network = network with
                 {
                     EmbedDim = parse.GetValue(width) ?? network.EmbedDim,
                     Depth = parse.GetValue(depth) ?? network.Depth,
                     PatchSize = parse.GetValue(patch) ?? network.PatchSize,
+                    TimeConditioning = parse.GetValue(timeConditioning) ?? network.TimeConditioning,
                 };
             }
             var pipeline = pipelineStart.Append(mlContext.Diffusion().Trainers.UViT(options));
