@@ -31,6 +31,10 @@ public sealed record SamplerSettings
     /// <summary>DDIM's eta.</summary>
     public double DdimEta { get; init; }
 
+    /// <summary>One line for logs and reports, e.g. "Ddim (eta 1), 50 steps, guidance s = 2, EMA weights".</summary>
+    public string Summary => FormattableString.Invariant(
+        $"{Sampler}{(Sampler == SamplerKind.Ddim ? $" (eta {DdimEta})" : "")}, {Steps} steps, guidance s = {GuidanceScale}, {(UseEmaWeights ? "EMA" : "raw")} weights");
+
     /// <summary>The same guidance in the DiT / diffusers convention: g = 1 + s (1 = no guidance).</summary>
     public double DiffusersGuidanceScale => 1 + GuidanceScale;
 

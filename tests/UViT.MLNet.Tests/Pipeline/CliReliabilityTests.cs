@@ -96,11 +96,21 @@ public sealed class CliReliabilityTests
         var (exit, log) = CliProcess.Run(TinyTrain(images, output, "--steps", "2", "--time-conditioning", "AdaLayerNorm", "--guidance-dropout", "0", "--guidance", "0"));
         Assert.AreEqual(0, exit, log);
         var model = new MLContext().RegisterUViT().LoadChecked(Path.Combine(output, "model.zip"), out _);
-        var generator = ((IEnumerable<ITransformer>)model).OfType<UViTGenerationTransformer>().Single().Generator;
+        var transformer = ((IEnumerable<ITransformer>)model).OfType<UViTGenerationTransformer>().Single();
+        var generator = transformer.Generator;
         Assert.AreEqual(UViTTimeConditioning.AdaLayerNorm, generator.Config.TimeConditioning, log);
         Assert.IsNull(generator.NullClass, log);
         Assert.AreEqual(2, generator.Config.NumClasses, "two classes and no null class");
+        Assert.AreEqual(SamplerKind.Ddim, transformer.Settings.Sampler, "train's default sampler is saved in the model");
+        Assert.AreEqual(1.0, transformer.Settings.DdimEta, "train's default DDIM eta is saved in the model");
         (model as IDisposable)?.Dispose();
+        string zip = Path.Combine(output, "model.zip");
+        (exit, log) = CliProcess.Run("sample", zip, "--count", "1", "--sample-steps", "1", "-o", Path.Combine(root, "saved.png"));
+        Assert.AreEqual(0, exit, log);
+        StringAssert.Contains(log, "Ddim (eta 1), 1 steps", "without --ddim-eta the model's saved eta applies");
+        (exit, log) = CliProcess.Run("sample", zip, "--count", "1", "--sample-steps", "1", "--ddim-eta", "0.5", "-o", Path.Combine(root, "eta.png"));
+        Assert.AreEqual(0, exit, log);
+        StringAssert.Contains(log, "Ddim (eta 0.5), 1 steps", log);
         (exit, log) = CliProcess.Run(TinyTrain(images, Path.Combine(root, "bad"), "--guidance-dropout", "1.5"));
         AssertOneErrorLine(exit, log, 1);
     }

@@ -61,7 +61,7 @@ internal static class DigitJudging
         var r = o.Report;
         int n = r.Count, perClass = o.PerClass;
         yield return Invariant($"judge:            {o.JudgePath} (a CNN; {(HeldOutAccuracy(o) is double a ? Invariant($"{a * 100:F2}% accurate") : "accuracy not recorded")} on its held-out real digits)");
-        yield return Invariant($"sampling:         {o.Sampling.Sampler}, {o.Sampling.Steps} steps, guidance s = {o.Sampling.GuidanceScale}, {(o.Sampling.UseEmaWeights ? "EMA" : "raw")} weights");
+        yield return $"sampling:         {o.Sampling.Summary}";
         yield return Invariant($"generated:        {n} digits ({perClass} per class, seeds {o.Seed}..{o.Seed + n - 1}) in {o.GenerationTime.TotalSeconds:F1} s");
         yield return Invariant($"accuracy:         {r.Accuracy * 100:F1}% read as the requested digit ({r.PerClassHits.Sum()}/{n})");
         yield return Invariant($"confidence:       mean p(requested digit) {r.MeanRequestedProbability:F3}; mean p(judge's prediction) {r.MeanPredictedProbability:F3}");
@@ -77,7 +77,7 @@ internal static class DigitJudging
         return JsonSerializer.Serialize(new Dictionary<string, object?>
         {
             ["model"] = model, ["judge"] = o.JudgePath, ["judge_held_out_accuracy"] = HeldOutAccuracy(o),
-            ["sampler"] = o.Sampling.Sampler.ToString(), ["steps"] = o.Sampling.Steps, ["guidance_s"] = o.Sampling.GuidanceScale,
+            ["sampler"] = o.Sampling.Sampler.ToString(), ["ddim_eta"] = o.Sampling.DdimEta, ["steps"] = o.Sampling.Steps, ["guidance_s"] = o.Sampling.GuidanceScale,
             ["weights"] = o.Sampling.UseEmaWeights ? "EMA" : "raw",
             ["n"] = r.Count, ["per_class"] = o.PerClass, ["seed"] = o.Seed, ["generation_seconds"] = Math.Round(o.GenerationTime.TotalSeconds, 2),
             ["accuracy"] = r.Accuracy, ["mean_p_requested"] = r.MeanRequestedProbability, ["mean_p_predicted"] = r.MeanPredictedProbability,

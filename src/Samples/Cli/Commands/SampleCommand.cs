@@ -61,7 +61,7 @@ internal static class SampleCommand
             long first = parse.GetValue(seed);
             var clock = Stopwatch.StartNew();
             var s = generator.Settings;
-            string settings = $"({s.Sampler}, {s.Steps} steps, guidance s = {s.GuidanceScale}, {(s.UseEmaWeights ? "EMA" : "raw")} weights)";
+            string settings = $"({s.Summary})";
             if (folder is not null)
             {
                 var all = FullList(rows, perRow, first, original.Generator.ClassCount);

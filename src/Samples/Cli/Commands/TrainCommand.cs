@@ -136,7 +136,7 @@ internal static class TrainCommand
             var genClock = Stopwatch.StartNew();
             GenerationHelpers.WriteClassGrid(fresh, loaded, generator, grid, parse.GetValue(perClass), baseSeed: 1000);
             Console.WriteLine($"generated {generator.Generator.ClassCount * parse.GetValue(perClass)} images in {genClock.Elapsed:mm\\:ss} " +
-                              $"({generator.Settings.Sampler}, {generator.Settings.Steps} steps, guidance s = {generator.Settings.GuidanceScale}, {(generator.Settings.UseEmaWeights ? "EMA" : "raw")} weights)");
+                              $"({generator.Settings.Summary})");
             Console.WriteLine($"wrote {grid}");
             if (parse.GetValue(data) is null)
             {
@@ -151,8 +151,13 @@ internal static class TrainCommand
         return command;
     }
 
-    /// <summary>The sampling options of <c>uvit train</c> with its defaults (DPM-Solver++ 30 steps, guidance s = 2); <c>uvit ablate</c> shares them.</summary>
-    internal static SamplingOptions CreateSamplingOptions() => SamplingOptions.Create(defaultGuidance: 2.0, defaultSteps: 30);
+    /// <summary>
+    /// The sampling options of <c>uvit train</c> with its defaults (DDIM with eta 1, 50 steps, guidance s = 2); <c>uvit ablate</c>
+    /// shares them. The fresh noise of eta 1 cleans up the grain and broken strokes a 10-minute model leaves under a
+    /// deterministic sampler (measured on MNIST: unguided digits read as requested 73% -> 85%, feature distance 64 -> 34;
+    /// docs/short-runs.md).
+    /// </summary>
+    internal static SamplingOptions CreateSamplingOptions() => SamplingOptions.Create(defaultGuidance: 2.0, defaultSteps: 50, SamplerKind.Ddim, defaultDdimEta: 1);
 
     private static int DistinctClasses(string? folder) => folder is null ? 10 : ImageFolder.List(folder).Select(e => e.ClassName).Distinct().Count();
 
