@@ -11,8 +11,11 @@ namespace UViT.MLNet.Core.Evaluation;
 /// <param name="PerClassCount">Per requested digit 0..9: images requested.</param>
 /// <param name="FeatureDistance">Frechet distance between the judge features of the generated digits and of N real reference digits.</param>
 /// <param name="Floor">The same distance between a second, disjoint set of N real digits and the reference: what real digits score at this N.</param>
+/// <param name="BackgroundGrain">RMS level (0..255) of the generated digits' background pixels (<see cref="Evaluation.BackgroundGrain"/>): the speckle.</param>
+/// <param name="RealBackgroundGrain">The same for the real reference digits (about 0: MNIST backgrounds are black).</param>
 public sealed record DigitJudgeReport(int Count, double Accuracy, double MeanRequestedProbability, double MeanPredictedProbability,
-                                      int[] PerClassHits, int[] PerClassCount, double FeatureDistance, double Floor)
+                                      int[] PerClassHits, int[] PerClassCount, double FeatureDistance, double Floor,
+                                      double BackgroundGrain, double RealBackgroundGrain)
 {
     /// <summary>
     /// Judges <paramref name="generated"/> (requested digits <paramref name="requested"/>) and measures the feature distances
@@ -45,6 +48,7 @@ public sealed record DigitJudgeReport(int Count, double Accuracy, double MeanReq
         var referenceStatistics = judge.Judge(reference).FeatureStatistics();
         double distance = FrechetDistance.Compute(judged.FeatureStatistics(), referenceStatistics);
         double floor = FrechetDistance.Compute(judge.Judge(floorSet).FeatureStatistics(), referenceStatistics);
-        return new DigitJudgeReport(n, (double)hits.Sum() / n, requestedProbability / n, predictedProbability / n, hits, counts, distance, floor);
+        return new DigitJudgeReport(n, (double)hits.Sum() / n, requestedProbability / n, predictedProbability / n, hits, counts, distance, floor,
+                                    Evaluation.BackgroundGrain.Rms(generated), Evaluation.BackgroundGrain.Rms(reference));
     }
 }

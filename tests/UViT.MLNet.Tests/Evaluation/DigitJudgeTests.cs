@@ -76,6 +76,28 @@ public sealed class DigitJudgeTests
     }
 
     [TestMethod]
+    public void BackgroundGrainIsTheRmsOfPixelsAwayFromStrokesAsAPngShowsThem()
+    {
+        // A 10x10 image: a 2x2 stroke at (4..5, 4..5), so rows and columns 1..8 are its edge; the 36 pixels left are background.
+        const int side = 10;
+        var image = new float[side * side];
+        for (int y = 4; y <= 5; y++) for (int x = 4; x <= 5; x++) image[y * side + x] = 255;
+        image[3 * side + 3] = 100;                         // edge: ignored
+        image[0] = 30; image[9] = -50; image[99] = 120;   // background: 30, -50 shown as 0, 120; the other 33 are 0
+        double expected = Math.Sqrt((30.0 * 30 + 120.0 * 120) / 36);
+        Assert.AreEqual(expected, BackgroundGrain.Rms([image], side), 1e-9);
+
+        Assert.AreEqual(Math.Sqrt((30.0 * 30 + 120.0 * 120) / (36 + 100)), BackgroundGrain.Rms([image, new float[side * side]], side), 1e-9,
+                        "pooled over the images' background pixels (a blank image is all background)");
+        Assert.AreEqual(0, BackgroundGrain.Rms([Enumerable.Repeat(255f, side * side).ToArray()], side), "no background at all");
+        Assert.ThrowsExactly<ArgumentException>(() => BackgroundGrain.Rms([new float[5]], side));
+
+        // Real digits have black backgrounds.
+        var real = Images(DigitJudgeSplit.HeldOut(Digits.Value.Labels).Take(200));
+        Assert.IsLessThan(1.0, BackgroundGrain.Rms(real), "real MNIST backgrounds are black");
+    }
+
+    [TestMethod]
     public void JudgeLoaderRefusesWrongKeyOrShapeNamingIt()
     {
         string folder = Path.Combine(TestContext.TestRunDirectory ?? Path.GetTempPath(), Guid.NewGuid().ToString("N"));

@@ -68,6 +68,7 @@ internal static class DigitJudging
         yield return "per class:        " + string.Join(" ", r.PerClassHits.Select((h, c) => $"{c}:{h}/{r.PerClassCount[c]}"));
         yield return Invariant($"feature distance: {r.FeatureDistance:F3} (Frechet distance of the judge's 128-d features, {n} generated vs {n} real digits)");
         yield return Invariant($"real-vs-real:     {r.Floor:F3} (the floor: {n} other real digits vs the same {n}; both sets held-out digits, the first and the last {perClass} of each class)");
+        yield return Invariant($"background grain: {r.BackgroundGrain:F2} (RMS level of 255 of the pixels more than {BackgroundGrain.EdgeRadius} pixels from any stroke; the real digits: {r.RealBackgroundGrain:F2})");
     }
 
     /// <summary>The report as one JSON object on one line, for scripts (e.g. a guidance sweep appending to a .jsonl file).</summary>
@@ -82,6 +83,7 @@ internal static class DigitJudging
             ["n"] = r.Count, ["per_class"] = o.PerClass, ["seed"] = o.Seed, ["generation_seconds"] = Math.Round(o.GenerationTime.TotalSeconds, 2),
             ["accuracy"] = r.Accuracy, ["mean_p_requested"] = r.MeanRequestedProbability, ["mean_p_predicted"] = r.MeanPredictedProbability,
             ["per_class_hits"] = r.PerClassHits, ["feature_distance"] = r.FeatureDistance, ["real_vs_real_floor"] = r.Floor,
+            ["background_grain"] = r.BackgroundGrain, ["real_background_grain"] = r.RealBackgroundGrain,
             ["real_digits"] = $"held-out: first {o.PerClass} of each class (reference), last {o.PerClass} of each class (floor)",
         });
     }
