@@ -249,6 +249,8 @@ internal static class BenchCases
                         ["rss_after_gc_mib"] = Math.Round(afterGc, 1),
                         ["live_tensor_growth"] = DisposeScopeManager.Statistics.ThreadTotalLiveCount - liveAfterWarmup,
                         ["managed_heap_mib"] = Math.Round(GC.GetTotalMemory(forceFullCollection: false) / 1048576.0, 1),   // RSS growth that is not .NET's
+                        ["gc_committed_mib"] = Math.Round(GC.GetGCMemoryInfo().TotalCommittedBytes / 1048576.0, 1),        // what .NET's heap holds from the system
+                        ["native_heap_in_use_mib"] = BenchMachine.NativeHeapInUseMiB() is double inUse ? Math.Round(inUse, 1) : "n/a",
                         ["native_heap_growth_mib"] = NativeHeapGrowth(heapAfterWarmup),   // still-allocated native memory: the leak signal
                         ["native_heap_free_kept_mib"] = BenchMachine.NativeHeapLayoutMiB() is { } kept ? Math.Round(kept.FreeKept, 1) : "n/a",
                         ["native_mapped_mib"] = BenchMachine.NativeHeapLayoutMiB() is { } mapped ? Math.Round(mapped.Mapped, 1) : "n/a",
