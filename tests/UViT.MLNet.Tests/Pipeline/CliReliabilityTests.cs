@@ -113,6 +113,11 @@ public sealed class CliReliabilityTests
         StringAssert.Contains(log, "Ddim (eta 0.5), 1 steps", log);
         (exit, log) = CliProcess.Run(TinyTrain(images, Path.Combine(root, "bad"), "--guidance-dropout", "1.5"));
         AssertOneErrorLine(exit, log, 1);
+        // Guidance (train's default s = 2) without guidance dropout is refused before training, not after it.
+        (exit, log) = CliProcess.Run(TinyTrain(images, Path.Combine(root, "unguidable"), "--guidance-dropout", "0", "--steps", "100000"));
+        AssertOneErrorLine(exit, log, 1);
+        StringAssert.Contains(log, "GuidanceScale", log);
+        Assert.DoesNotContain("training [", log, "refused after training had started:\n" + log);
     }
 
     [TestMethod]
