@@ -95,16 +95,13 @@ public sealed class UViTTrainer : IEstimator<UViTGenerationTransformer>
         var (config, recipe, nullClass) = NetworkChoice.Resolve(_options, data.Channels, data.Size, data.ClassCount,
                                                                 contexts?.Tokens ?? 0, contexts?.Width ?? 0, contexts?.EmptyContext is not null);
         _options.Sampling.Validate(recipe.Schedule);                                    // refused now, not when the run is over
-        bool guidable = config.Conditioning == UViTConditioning.ClassLabel ? nullClass is not null
-                      : config.Conditioning == UViTConditioning.TextContext && recipe.ConditionDropProbability > 0 && contexts?.EmptyContext is not null;
-        if (_options.Sampling.GuidanceScale != 0 && config.Conditioning != UViTConditioning.Unconditional && !guidable)
-            throw new ArgumentException($"Sampling.GuidanceScale is {_options.Sampling.GuidanceScale}, but guidance needs a model trained with condition dropout " +
-                                        $"(the recipe's ConditionDropProbability is {recipe.ConditionDropProbability}): set GuidanceScale to 0 or the dropout above 0.");
+        var emptyContext = recipe.ConditionDropProbability > 0 ? contexts?.EmptyContext : null;   // what the generator will get
+        UViTGenerator.ThrowIfGuidanceUnavailable(config.Conditioning, nullClass, emptyContext is not null, _options.Sampling.GuidanceScale);
         var network = new UViTNetwork(config, device: device, seed: seed) { UseFusedAttention = AttentionKernels.UseFused(_options.Attention, config, device) };
         long batch = Math.Min(_options.BatchSize, data.Count);
         long stepsPerEpoch = Math.Max(1, data.Count / batch);
         long totalSteps = _options.MaxSteps ?? (_options.Epochs ?? 1) * stepsPerEpoch;
-        using var session = new UViTTrainingSession(network, recipe, seed, nullClass, recipe.ConditionDropProbability > 0 ? contexts?.EmptyContext : null)
+        using var session = new UViTTrainingSession(network, recipe, seed, nullClass, emptyContext)
         {
             MaxConsecutiveSkippedSteps = _options.MaxConsecutiveSkippedSteps,
             TotalSteps = totalSteps,

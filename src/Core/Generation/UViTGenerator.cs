@@ -25,6 +25,20 @@ public sealed class UViTGenerator : IDisposable
     /// <summary>[T, D] context of the empty prompt (text models trained with guidance dropout), on the CPU, or null.</summary>
     public Tensor? EmptyContext { get; }
 
+    /// <summary>
+    /// Throws when <paramref name="guidanceScale"/> asks for guidance that a model of this <paramref name="conditioning"/>
+    /// cannot give: a class model needs its null class, a text model the empty prompt's context (both come from condition
+    /// dropout in training); unconditional models ignore guidance. The trainer calls it before training, generation before sampling.
+    /// </summary>
+    public static void ThrowIfGuidanceUnavailable(UViTConditioning conditioning, long? nullClass, bool hasEmptyContext, double guidanceScale)
+    {
+        if (guidanceScale == 0) return;
+        if (conditioning == UViTConditioning.ClassLabel && nullClass is null)
+            throw new ArgumentException("Guidance needs a model trained with a null class (condition dropout); set GuidanceScale to 0.");
+        if (conditioning == UViTConditioning.TextContext && !hasEmptyContext)
+            throw new ArgumentException("Guidance needs the empty prompt's context (a model trained with context dropout); set GuidanceScale to 0.");
+    }
+
     /// <summary>Takes ownership of both networks; copies <paramref name="emptyContext"/>.</summary>
     /// <param name="emptyContext">[T, D] context of the empty prompt, for guided text models.</param>
     public UViTGenerator(UViTNetwork network, UViTNetwork emaNetwork, NoiseScheduleKind schedule, long? nullClass, Tensor? emptyContext = null)
@@ -71,8 +85,7 @@ public sealed class UViTGenerator : IDisposable
         var outOfRange = labels?.Where(l => l < 0 || l >= ClassCount).Distinct().Take(5).ToList() ?? [];
         if (outOfRange.Count > 0)
             throw new ArgumentOutOfRangeException(nameof(labels), $"Labels must lie in [0, {ClassCount - 1}]; got {string.Join(", ", outOfRange)}.");
-        if (settings.GuidanceScale != 0 && classModel && NullClass is null)
-            throw new ArgumentException("Guidance needs a model trained with a null class (condition dropout); set GuidanceScale to 0.");
+        ThrowIfGuidanceUnavailable(Config.Conditioning, NullClass, EmptyContext is not null, settings.GuidanceScale);
 
         var network = settings.UseEmaWeights ? EmaNetwork : Network;
         return Sample(seeds, settings, progress, cancellationToken, device => classModel
@@ -93,8 +106,7 @@ public sealed class UViTGenerator : IDisposable
         long[] expected = [seeds.Count, Config.NumClipTokens!.Value, Config.ClipDim!.Value];
         if (!contexts.shape.SequenceEqual(expected))
             throw new ArgumentException($"Contexts are [{string.Join(", ", contexts.shape)}]; expected [{string.Join(", ", expected)}] (one [tokens, width] context per seed).", nameof(contexts));
-        if (settings.GuidanceScale != 0 && EmptyContext is null)
-            throw new ArgumentException("Guidance needs the empty prompt's context (a model trained with context dropout); set GuidanceScale to 0.");
+        ThrowIfGuidanceUnavailable(Config.Conditioning, NullClass, EmptyContext is not null, settings.GuidanceScale);
 
         var network = settings.UseEmaWeights ? EmaNetwork : Network;
         var dtype = network.parameters().First().dtype;

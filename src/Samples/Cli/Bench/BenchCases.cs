@@ -222,7 +222,7 @@ internal static class BenchCases
             Cycle();
             Cycle();                                                                                    // warm-up: optimiser state, caches
             var (_, afterWarmup) = BenchMachine.ResidentMiB();
-            double? heapAfterWarmup = BenchMachine.NativeHeapInUseMiB();
+            double? heapAfterWarmup = BenchMachine.NativeHeapMiB()?.InUse;
             long liveAfterWarmup = DisposeScopeManager.Statistics.ThreadTotalLiveCount;
             long maxLiveGrowth = 0;
             var clock = Stopwatch.StartNew();
@@ -242,6 +242,7 @@ internal static class BenchCases
                     GC.WaitForPendingFinalizers();
                     GC.Collect();
                     var (_, afterGc) = BenchMachine.ResidentMiB();
+                    var heap = BenchMachine.NativeHeapMiB();
                     report(new()
                     {
                         ["case"] = "soak_progress", ["minutes"] = Math.Round(clock.Elapsed.TotalMinutes, 2), ["cycles"] = done + 1,
@@ -250,10 +251,10 @@ internal static class BenchCases
                         ["live_tensor_growth"] = DisposeScopeManager.Statistics.ThreadTotalLiveCount - liveAfterWarmup,
                         ["managed_heap_mib"] = Math.Round(GC.GetTotalMemory(forceFullCollection: false) / 1048576.0, 1),   // RSS growth that is not .NET's
                         ["gc_committed_mib"] = Math.Round(GC.GetGCMemoryInfo().TotalCommittedBytes / 1048576.0, 1),        // what .NET's heap holds from the system
-                        ["native_heap_in_use_mib"] = BenchMachine.NativeHeapInUseMiB() is double inUse ? Math.Round(inUse, 1) : "n/a",
+                        ["native_heap_in_use_mib"] = heap is { } inUse ? Math.Round(inUse.InUse, 1) : "n/a",
                         ["native_heap_growth_mib"] = NativeHeapGrowth(heapAfterWarmup),   // still-allocated native memory: the leak signal
-                        ["native_heap_free_kept_mib"] = BenchMachine.NativeHeapLayoutMiB() is { } kept ? Math.Round(kept.FreeKept, 1) : "n/a",
-                        ["native_mapped_mib"] = BenchMachine.NativeHeapLayoutMiB() is { } mapped ? Math.Round(mapped.Mapped, 1) : "n/a",
+                        ["native_heap_free_kept_mib"] = heap is { } kept ? Math.Round(kept.FreeKept, 1) : "n/a",
+                        ["native_mapped_mib"] = heap is { } mapped ? Math.Round(mapped.Mapped, 1) : "n/a",
                     });
                 }
             }
@@ -279,5 +280,5 @@ internal static class BenchCases
 
     /// <summary>Native heap in use now minus <paramref name="baseline"/>, in MiB, or "n/a" off glibc.</summary>
     private static object NativeHeapGrowth(double? baseline) =>
-        BenchMachine.NativeHeapInUseMiB() is double now && baseline is double start ? Math.Round(now - start, 2) : "n/a";
+        BenchMachine.NativeHeapMiB()?.InUse is double now && baseline is double start ? Math.Round(now - start, 2) : "n/a";
 }

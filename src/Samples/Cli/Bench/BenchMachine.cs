@@ -43,38 +43,23 @@ internal static class BenchMachine
     }
 
     /// <summary>
-    /// Bytes glibc's main heap has handed out and not had back (mallinfo2's uordblks), in MiB; null off glibc. Unlike resident
-    /// memory this does not count freed-but-kept pages, so a rise is native memory that is still allocated: a leak when it keeps
-    /// rising (libtorch's tensor storage above 128 KiB is mmap'ed and not counted here).
+    /// glibc's heap, in MiB (mallinfo2); null off glibc. <c>InUse</c>: bytes handed out and not had back - unlike resident
+    /// memory it does not count freed-but-kept pages, so a rise is native memory still allocated: a leak when it keeps rising.
+    /// <c>FreeKept</c>: free chunks glibc keeps inside its heaps (fragmentation when it grows). <c>Mapped</c>: chunks mmap'ed on
+    /// their own (libtorch's larger tensors; returned when freed). Resident memory that grows while none of them does is
+    /// memory outside malloc.
     /// </summary>
-    public static double? NativeHeapInUseMiB()
-    {
-        if (!OperatingSystem.IsLinux()) return null;
-        try
-        {
-            return mallinfo2().InUse / 1048576.0;
-        }
-        catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException)
-        {
-            return null;   // musl and other C libraries without mallinfo2
-        }
-    }
-
-    /// <summary>
-    /// Bytes glibc keeps in free chunks inside its heaps and bytes it has mmap'ed for single large chunks, in MiB; null off glibc.
-    /// Resident memory that grows while <see cref="NativeHeapInUseMiB"/> does not is one of these (or memory outside malloc).
-    /// </summary>
-    public static (double FreeKept, double Mapped)? NativeHeapLayoutMiB()
+    public static (double InUse, double FreeKept, double Mapped)? NativeHeapMiB()
     {
         if (!OperatingSystem.IsLinux()) return null;
         try
         {
             var info = mallinfo2();
-            return (info.FreeKept / 1048576.0, info.Mapped / 1048576.0);
+            return (info.InUse / 1048576.0, info.FreeKept / 1048576.0, info.Mapped / 1048576.0);
         }
         catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException)
         {
-            return null;
+            return null;   // musl and other C libraries without mallinfo2
         }
     }
 
