@@ -4,6 +4,7 @@
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using UViT.MLNet.Transforms.Text;
+using UViT.MLNet.Core.Runtime;
 using static TorchSharp.torch;
 
 namespace UViT.MLNet.Estimators;
@@ -89,7 +90,7 @@ internal sealed class TrainingContexts : ITrainingContexts
     {
         using var scope = NewDisposeScope();
         var pick = (rand(first.shape[0], generator: random, dtype: ScalarType.Float64) * counts).floor().to(ScalarType.Int64); // [B] in [0, count)
-        return (first + pick.minimum(counts - 1)).MoveToOuterDisposeScope();                 // [B]
+        return first.Plus(pick.minimum(counts.Minus(1))).MoveToOuterDisposeScope();           // [B]
     }
 
     public void Dispose()

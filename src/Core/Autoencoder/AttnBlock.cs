@@ -54,10 +54,10 @@ internal sealed class AttnBlock : Module<Tensor, Tensor>
         }
         else
         {
-            var weights = (bmm(queries, keys.transpose(1, 2)) * Math.Pow(c, -0.5)).softmax(2); // [B, HW(query), HW(key)]
+            var weights = bmm(queries, keys.transpose(1, 2)).Times(Math.Pow(c, -0.5)).softmax(2); // [B, HW(query), HW(key)]
             mixed = bmm(weights, values);                                                      // [B, HW, C]
         }
         var image = mixed.transpose(1, 2).reshape(b, c, h, w);                          // [B, C, H, W]
-        return (x + proj_out.forward(image)).MoveToOuterDisposeScope();
+        return x.Plus(proj_out.forward(image)).MoveToOuterDisposeScope();
     }
 }

@@ -128,8 +128,8 @@ public sealed class AutoencoderKL : Module
         AutoencoderInputChecks.CheckNoise(moments, noise, nameof(noise));
         using var scope = NewDisposeScope();
         var (mean, logVar) = SplitMoments(moments);                     // [B, E, h, w] each
-        var std = (logVar.clamp(-30.0, 20.0) * 0.5).exp();              // [B, E, h, w]
-        var z = (mean + std * noise.to(mean.dtype).to(mean.device)) * scaleFactor;  // [B, E, h, w]
+        var std = logVar.Clamped(-30.0, 20.0).Times(0.5).exp();          // [B, E, h, w]
+        var z = mean.Plus(std * noise.to(mean.dtype).to(mean.device)).Times(scaleFactor);  // [B, E, h, w]
         return z.MoveToOuterDisposeScope();
     }
 
@@ -141,7 +141,7 @@ public sealed class AutoencoderKL : Module
         AutoencoderInputChecks.CheckMoments(Config, moments, nameof(moments));
         var (mean, logVar) = SplitMoments(moments);
         logVar.Dispose();
-        using (mean) return mean * Config.ScaleFactor;                 // [B, E, h, w]
+        using (mean) return mean.Times(Config.ScaleFactor);            // [B, E, h, w]
     }
 
     /// <summary>
@@ -187,7 +187,7 @@ public sealed class AutoencoderKL : Module
         return MicroBatching.Map(z, MicroBatchSize, slice =>
         {
             using var scope = NewDisposeScope();
-            var unscaled = slice.to(post_quant_conv.weight!.dtype).to(post_quant_conv.weight!.device) * inverseScale; // [b, E, h, w]
+            var unscaled = slice.to(post_quant_conv.weight!.dtype).to(post_quant_conv.weight!.device).Times(inverseScale); // [b, E, h, w]
             var h = post_quant_conv.forward(unscaled);                              // [b, z_channels, h, w]
             return decoder.forward(h).MoveToOuterDisposeScope();                    // [b, OutChannels, h*f, w*f]
         });

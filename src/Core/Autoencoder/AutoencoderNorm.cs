@@ -1,5 +1,6 @@
 // CompVis latent-diffusion ldm/modules/diffusionmodules/model.py `Normalize` and `nonlinearity`.
 using TorchSharp.Modules;
+using UViT.MLNet.Core.Runtime;
 using static TorchSharp.torch;
 using static TorchSharp.torch.nn;
 
@@ -16,8 +17,8 @@ internal static class AutoencoderNorm
         // before its weights are loaded decodes NaN. Start them where PyTorch does: weight 1, bias 0.
         using (no_grad())
         {
-            norm.weight!.fill_(1);
-            norm.bias!.fill_(0);
+            norm.weight!.fill_(KeptScalars.One);
+            norm.bias!.zero_();
         }
         return norm;
     }

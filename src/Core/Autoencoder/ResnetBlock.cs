@@ -48,6 +48,6 @@ internal sealed class ResnetBlock : Module<Tensor, Tensor>
         var h = conv1.forward(AutoencoderNorm.Swish(norm1.forward(x)));                          // [B, Cout, H, W]
         h = conv2.forward(dropout.forward(AutoencoderNorm.Swish(norm2.forward(h))));             // [B, Cout, H, W]
         var shortcut = nin_shortcut is null ? x : nin_shortcut.forward(x);                      // [B, Cout, H, W]
-        return (shortcut + h).MoveToOuterDisposeScope();
+        return shortcut.Plus(h).MoveToOuterDisposeScope();
     }
 }

@@ -1,7 +1,9 @@
 // Classifier-free guidance (Ho & Salimans 2022) as the official U-ViT code applies it (eval_ldm*.py, sample_t2i_discrete.py
 // `cfg_nnet`, github baofff/U-ViT): eps = eps_c + s (eps_c - eps_u), where s is an EXTRA weight (the paper's scale).
 // Deviation: both branches run in one batched forward (the official code makes two calls); they agree to ~1e-7.
+using TorchSharp;
 using UViT.MLNet.Core.Networks;
+using UViT.MLNet.Core.Runtime;
 using static TorchSharp.torch;
 
 namespace UViT.MLNet.Core.Diffusion;
@@ -42,8 +44,8 @@ public static class ClassifierFreeGuidance
     public static Tensor Combine(Tensor conditional, Tensor unconditional, GuidanceWeight weight)
     {
         using var difference = conditional - unconditional;                // [B, C, H, W]
-        using var push = difference * weight.ExtraWeight;                 // [B, C, H, W]
-        return conditional + push;                                        // [B, C, H, W]
+        using var push = difference.Times(weight.ExtraWeight);            // [B, C, H, W]
+        return conditional.Plus(push);                                       // [B, C, H, W]
     }
 
     /// <summary>
@@ -69,7 +71,8 @@ public static class ClassifierFreeGuidance
         ConditionalNoisePredictor model = (x, time, y) => network.forward(x, time, labels: y);
         return (x, time) =>
         {
-            using var nullLabels = full_like(labels, nullClass);                    // [B]
+            using var nullValue = nullClass.ToScalar();
+            using var nullLabels = full_like(labels, nullValue);                    // [B]
             return GuidedForward(model, x, time, labels, nullLabels, weight);       // [B, C, H, W]
         };
     }

@@ -1,6 +1,7 @@
 // Linear VP-SDE schedule (Song et al. 2021; official sde.py `VPSDE` and dpm_solver_pytorch.py `NoiseScheduleVP('linear')`,
 // github baofff/U-ViT): beta(t) = beta_0 + t (beta_1 - beta_0) with beta_0 = 0.1, beta_1 = 20. Used by the pixel models
 // and the L latent models, whose network takes 999 t.
+using UViT.MLNet.Core.Runtime;
 using static TorchSharp.torch;
 
 namespace UViT.MLNet.Core.Diffusion;
@@ -33,8 +34,8 @@ public sealed class ContinuousVPSchedule : NoiseSchedule
     public override Tensor LogAlpha(Tensor t)
     {
         using var scope = NewDisposeScope();
-        var quadratic = t.pow(2) * -0.25 * (Beta1 - Beta0);    // [B]  official order: -0.25 * t**2 * (b1 - b0)
-        var linear = t * 0.5 * Beta0;                          // [B]  0.5 * t * b0
+        var quadratic = t.Squared().Times(-0.25).Times(Beta1 - Beta0);    // [B]  official order: -0.25 * t**2 * (b1 - b0)
+        var linear = t.Times(0.5).Times(Beta0);                          // [B]  0.5 * t * b0
         return (quadratic - linear).MoveToOuterDisposeScope(); // [B]
     }
 
@@ -43,20 +44,20 @@ public sealed class ContinuousVPSchedule : NoiseSchedule
     public override Tensor InverseLambda(Tensor lambda)
     {
         using var scope = NewDisposeScope();
-        var tmp = LogOnePlusExpMinusTwoLambda(lambda) * (2.0 * (Beta1 - Beta0));       // [B]
-        var delta = tmp + Beta0 * Beta0;                                           // [B]
-        return (tmp / (delta.sqrt() + Beta0) / (Beta1 - Beta0)).MoveToOuterDisposeScope(); // [B]
+        var tmp = LogOnePlusExpMinusTwoLambda(lambda).Times(2.0 * (Beta1 - Beta0));       // [B]
+        var delta = tmp.Plus(Beta0 * Beta0);                                        // [B]
+        return (tmp / delta.sqrt().Plus(Beta0)).DividedBy(Beta1 - Beta0).MoveToOuterDisposeScope(); // [B]
     }
 
     /// <inheritdoc/>
-    public override Tensor NetworkTime(Tensor t) => t * NetworkTimeScale;    // [B]
+    public override Tensor NetworkTime(Tensor t) => t.Times(NetworkTimeScale);    // [B]
 
     /// <summary>beta(t) = beta_0 + t (beta_1 - beta_0), the squared diffusion coefficient (official sde.py order).</summary>
     /// <returns>same shape as <paramref name="t"/></returns>
     public Tensor Beta(Tensor t)
     {
-        using var slope = t * (Beta1 - Beta0);
-        return slope + Beta0;
+        using var slope = t.Times(Beta1 - Beta0);
+        return slope.Plus(Beta0);
     }
 
     /// <summary>1 - alpha_bar_t = 1 - exp(-(beta_0 t + (beta_1 - beta_0) t^2 / 2)), computed as sde.py's <c>cum_beta</c>.</summary>
@@ -64,7 +65,7 @@ public sealed class ContinuousVPSchedule : NoiseSchedule
     public Tensor NoiseVariance(Tensor t)
     {
         using var scope = NewDisposeScope();
-        return (1.0 - AlphaBar(t)).MoveToOuterDisposeScope();
+        return AlphaBar(t).SubtractedFrom(1.0).MoveToOuterDisposeScope();
     }
 
     /// <summary>alpha_bar_t = exp(-(beta_0 t + (beta_1 - beta_0) t^2 / 2)), computed as sde.py's <c>cum_alpha</c>.</summary>
@@ -72,7 +73,7 @@ public sealed class ContinuousVPSchedule : NoiseSchedule
     public Tensor AlphaBar(Tensor t)
     {
         using var scope = NewDisposeScope();
-        var integral = t * Beta0 + t.pow(2) * (Beta1 - Beta0) * 0.5;   // int_0^t beta
+        var integral = t.Times(Beta0).Plus(t.Squared().Times(Beta1 - Beta0).Times(0.5));   // int_0^t beta
         return (-integral).exp().MoveToOuterDisposeScope();
     }
 }

@@ -1,6 +1,7 @@
 // DDIM (Song, Meng & Ermon 2021, "Denoising Diffusion Implicit Models") on a time-uniform grid of any VP schedule.
 // Not used by the official U-ViT code; offered as the familiar baseline. eta = 0 is deterministic (the first-order
 // DPM-Solver step), eta = 1 has DDPM's posterior variance.
+using UViT.MLNet.Core.Runtime;
 using static TorchSharp.torch;
 
 namespace UViT.MLNet.Core.Diffusion;
@@ -38,13 +39,13 @@ public sealed class DdimSampler : DiffusionSampler
         var eps = context.Model(x, _schedule.NetworkTime(s));                    // [B, C, H, W]
         var x0 = (x - Expand(sigmaS, x) * eps) / Expand(alphaS, x);              // [B, C, H, W]
         predictedX0 = x0;
-        if (Eta == 0) return Expand(alphaT, x) * x0 + Expand(sigmaT, x) * eps;   // [B, C, H, W]
+        if (Eta == 0) return (Expand(alphaT, x) * x0).Plus(Expand(sigmaT, x) * eps);   // [B, C, H, W]
 
         // sigma_eta = eta sqrt((1 - abar_t) / (1 - abar_s)) sqrt(1 - abar_s / abar_t), abar = alpha^2
-        var ratio = (alphaS / alphaT).pow(2);                                                    // [B]
-        var sigmaEta = minimum(sigmaT / sigmaS * (1.0 - ratio).clamp_min(0).sqrt() * Eta, sigmaT);       // [B]
-        var direction = (sigmaT.pow(2) - sigmaEta.pow(2)).clamp_min(0).sqrt();                   // [B]
+        var ratio = (alphaS / alphaT).Squared();                                                  // [B]
+        var sigmaEta = minimum((sigmaT / sigmaS * ratio.SubtractedFrom(1.0).AtLeast(0).sqrt()).Times(Eta), sigmaT); // [B]
+        var direction = (sigmaT.Squared() - sigmaEta.Squared()).AtLeast(0).sqrt();                // [B]
         var z = context.Noise.Next(x);                                                           // [B, C, H, W]
-        return Expand(alphaT, x) * x0 + Expand(direction, x) * eps + Expand(sigmaEta, x) * z;    // [B, C, H, W]
+        return (Expand(alphaT, x) * x0).Plus(Expand(direction, x) * eps).Plus(Expand(sigmaEta, x) * z); // [B, C, H, W]
     }
 }

@@ -1,5 +1,7 @@
 // What all samplers share: the call shape (model, x_T, noise, progress, cancellation), progress reports, and the
 // per-step dispose scopes that keep a long sampling loop free of tensor leaks.
+using TorchSharp;
+using UViT.MLNet.Core.Runtime;
 using static TorchSharp.torch;
 
 namespace UViT.MLNet.Core.Diffusion;
@@ -75,7 +77,11 @@ public abstract class DiffusionSampler
     protected sealed record SamplingContext(NoisePredictor Model, ISamplerNoise Noise, bool WantsX0);
 
     /// <summary>[B] tensor filled with the float32 value <paramref name="t"/> (the official <c>ones(B) * t</c>).</summary>
-    protected static Tensor Batch(Tensor x, float t) => full(x.shape[0], t, dtype: ScalarType.Float32, device: x.device);
+    protected static Tensor Batch(Tensor x, float t)
+    {
+        using var value = t.ToScalar();
+        return full(x.shape[0], value, dtype: ScalarType.Float32, device: x.device);
+    }
 
     /// <summary>[B] -> [B, 1, ..., 1] for broadcasting against <paramref name="x"/> (official <c>expand_dims</c>).</summary>
     protected static Tensor Expand(Tensor v, Tensor x) => v.reshape([v.shape[0], .. Enumerable.Repeat(1L, (int)x.dim() - 1)]);

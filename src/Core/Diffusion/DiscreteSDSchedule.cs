@@ -3,6 +3,7 @@
 // `NoiseScheduleVP('discrete', betas=float32)` for sampling; github baofff/U-ViT).
 // Training uses 1-based n = 1..1000 (alpha_bar[n] = prod_{i<=n} (1 - beta_i)) and feeds n to the network; sampling uses
 // continuous t in (0, 1] with log alpha interpolated piecewise-linearly in float32 and feeds 1000 t (never rounded).
+using UViT.MLNet.Core.Runtime;
 using static TorchSharp.torch;
 
 namespace UViT.MLNet.Core.Diffusion;
@@ -36,7 +37,7 @@ public sealed class DiscreteSDSchedule : NoiseSchedule, IDisposable
         // Tables outlive any caller's dispose scope: they are detached and disposed by Dispose().
         using var scope = NewDisposeScope();
         var betas32 = tensor(_betas).to(ScalarType.Float32);                                          // [N]
-        _logAlphaKnots = ((1.0 - betas32).log().cumsum(0) * 0.5).DetachFromDisposeScope();          // [N]
+        _logAlphaKnots = betas32.SubtractedFrom(1.0).log().cumsum(0).Times(0.5).DetachFromDisposeScope(); // [N]
         _timeKnots = linspace(0.0, 1.0, stepCount + 1, dtype: ScalarType.Float32)[1..].DetachFromDisposeScope(); // [N]
         _flippedLogAlpha = _logAlphaKnots.flip(0).DetachFromDisposeScope();                          // [N]
         _flippedTime = _timeKnots.flip(0).DetachFromDisposeScope();                                  // [N]
@@ -85,13 +86,13 @@ public sealed class DiscreteSDSchedule : NoiseSchedule, IDisposable
     public override Tensor InverseLambda(Tensor lambda)
     {
         using var scope = NewDisposeScope();
-        var logAlpha = LogOnePlusExpMinusTwoLambda(lambda) * -0.5;                                          // [B]
+        var logAlpha = LogOnePlusExpMinusTwoLambda(lambda).Times(-0.5);                                    // [B]
         return PiecewiseLinear.Interpolate(logAlpha, _flippedLogAlpha.to(lambda.device), _flippedTime.to(lambda.device))
             .MoveToOuterDisposeScope();                                                                // [B]
     }
 
     /// <summary>N t: the network time input when sampling (the official <c>t_continuous * N</c>, not rounded).</summary>
-    public override Tensor NetworkTime(Tensor t) => t * (double)StepCount;   // [B]
+    public override Tensor NetworkTime(Tensor t) => t.Times((double)StepCount);   // [B]
 
     /// <inheritdoc/>
     public void Dispose()

@@ -3,6 +3,7 @@
 // `DPM_Solver.sample(x, steps, eps=1e-4, fast_version=True)`, github baofff/U-ViT).
 // Grid: K + 1 points uniform in lambda between T and eps; orders per DpmSolverOrders; fixed r1 = 1/3, r2 = 2/3 for
 // third-order steps and r1 = 1/2 for second-order ones. Float32 with the official operation order.
+using UViT.MLNet.Core.Runtime;
 using static TorchSharp.torch;
 
 namespace UViT.MLNet.Core.Diffusion;
@@ -75,42 +76,42 @@ public sealed class DpmSolverFastSampler : DiffusionSampler
     {
         var lambdaS = _schedule.Lambda(s);                                                                            // [B]
         var h = _schedule.Lambda(t) - lambdaS;                                                                        // [B]
-        var s1 = _schedule.InverseLambda(lambdaS + h * SecondR1);                                                     // [B]
+        var s1 = _schedule.InverseLambda(lambdaS.Plus(h.Times(SecondR1)));                                             // [B]
         var (logAlphaS, logAlphaS1, logAlphaT) = (_schedule.LogAlpha(s), _schedule.LogAlpha(s1), _schedule.LogAlpha(t)); // [B]
         var (sigmaS1, sigmaT) = (_schedule.Sigma(s1), _schedule.Sigma(t));                                           // [B]
-        var phi11 = (h * SecondR1).expm1();                                                                           // [B]
+        var phi11 = h.Times(SecondR1).expm1();                                                                        // [B]
         var phi1 = h.expm1();                                                                                         // [B]
 
         var xS1 = Expand((logAlphaS1 - logAlphaS).exp(), x) * x - Expand(sigmaS1 * phi11, x) * noiseS;                // [B, C, H, W]
         var noiseS1 = model(xS1, _schedule.NetworkTime(s1));                                                          // [B, C, H, W]
         return Expand((logAlphaT - logAlphaS).exp(), x) * x
              - Expand(sigmaT * phi1, x) * noiseS
-             - Expand(sigmaT * phi1, x) * (0.5 / SecondR1) * (noiseS1 - noiseS);                                      // [B, C, H, W]
+             - Expand(sigmaT * phi1, x).Times(0.5 / SecondR1) * (noiseS1 - noiseS);                                    // [B, C, H, W]
     }
 
     private Tensor ThirdOrder(NoisePredictor model, Tensor x, Tensor s, Tensor t, Tensor noiseS)
     {
         var lambdaS = _schedule.Lambda(s);                                                                            // [B]
         var h = _schedule.Lambda(t) - lambdaS;                                                                        // [B]
-        var s1 = _schedule.InverseLambda(lambdaS + h * ThirdR1);                                                      // [B]
-        var s2 = _schedule.InverseLambda(lambdaS + h * ThirdR2);                                                      // [B]
+        var s1 = _schedule.InverseLambda(lambdaS.Plus(h.Times(ThirdR1)));                                               // [B]
+        var s2 = _schedule.InverseLambda(lambdaS.Plus(h.Times(ThirdR2)));                                               // [B]
         var logAlphaS = _schedule.LogAlpha(s);                                                                        // [B]
         var (logAlphaS1, logAlphaS2, logAlphaT) = (_schedule.LogAlpha(s1), _schedule.LogAlpha(s2), _schedule.LogAlpha(t)); // [B]
         var (sigmaS1, sigmaS2, sigmaT) = (_schedule.Sigma(s1), _schedule.Sigma(s2), _schedule.Sigma(t));              // [B]
-        var phi11 = (h * ThirdR1).expm1();                                                                            // [B]
-        var phi12 = (h * ThirdR2).expm1();                                                                            // [B]
+        var phi11 = h.Times(ThirdR1).expm1();                                                                         // [B]
+        var phi12 = h.Times(ThirdR2).expm1();                                                                         // [B]
         var phi1 = h.expm1();                                                                                         // [B]
-        var phi22 = (h * ThirdR2).expm1() / (h * ThirdR2) - 1.0;                                                      // [B]
-        var phi2 = h.expm1() / h - 1.0;                                                                               // [B]
+        var phi22 = (h.Times(ThirdR2).expm1() / h.Times(ThirdR2)).Minus(1.0);                                              // [B]
+        var phi2 = (h.expm1() / h).Minus(1.0);                                                                       // [B]
 
         var xS1 = Expand((logAlphaS1 - logAlphaS).exp(), x) * x - Expand(sigmaS1 * phi11, x) * noiseS;                // [B, C, H, W]
         var noiseS1 = model(xS1, _schedule.NetworkTime(s1));                                                          // [B, C, H, W]
         var xS2 = Expand((logAlphaS2 - logAlphaS).exp(), x) * x
                 - Expand(sigmaS2 * phi12, x) * noiseS
-                - Expand(sigmaS2 * phi22, x) * (ThirdR2 / ThirdR1) * (noiseS1 - noiseS);                              // [B, C, H, W]
+                - Expand(sigmaS2 * phi22, x).Times(ThirdR2 / ThirdR1) * (noiseS1 - noiseS);                          // [B, C, H, W]
         var noiseS2 = model(xS2, _schedule.NetworkTime(s2));                                                          // [B, C, H, W]
         return Expand((logAlphaT - logAlphaS).exp(), x) * x
              - Expand(sigmaT * phi1, x) * noiseS
-             - Expand(sigmaT * phi2, x) * (1.0 / ThirdR2) * (noiseS2 - noiseS);                                      // [B, C, H, W]
+             - Expand(sigmaT * phi2, x).Times(1.0 / ThirdR2) * (noiseS2 - noiseS);                                  // [B, C, H, W]
     }
 }

@@ -4,6 +4,7 @@
 // Grid: time-uniform, steps + 1 points from T to eps; a step of order k spans k grid intervals, and its intermediate points
 // s1, s2 sit at the lambdas of the re-spaced interior points (r1, r2 = their fractions of the step in lambda).
 // Every formula is float32 with the official operation order; scalars r1, r2 are float32 as in the official code.
+using UViT.MLNet.Core.Runtime;
 using static TorchSharp.torch;
 
 namespace UViT.MLNet.Core.Diffusion;
@@ -94,44 +95,44 @@ public sealed class DpmSolverPlusPlusSampler : DiffusionSampler
     {
         var lambdaS = _schedule.Lambda(s);                                                                 // [B]
         var h = _schedule.Lambda(t) - lambdaS;                                                             // [B]
-        var s1 = _schedule.InverseLambda(lambdaS + h * r1);                                                // [B]
+        var s1 = _schedule.InverseLambda(lambdaS.Plus(h.Times(r1)));                                       // [B]
         var sigmaS = _schedule.Sigma(s);                                                                   // [B]
         var (alphaS1, sigmaS1) = (_schedule.Alpha(s1), _schedule.Sigma(s1));                               // [B]
         var (alphaT, sigmaT) = (_schedule.Alpha(t), _schedule.Sigma(t));                                   // [B]
-        var phi11 = (h * -r1).expm1();                                                                     // [B]
+        var phi11 = h.Times(-r1).expm1();                                                                  // [B]
         var phi1 = (-h).expm1();                                                                           // [B]
 
         var xS1 = Expand(sigmaS1 / sigmaS, x) * x - Expand(alphaS1 * phi11, x) * modelS;                   // [B, C, H, W]
         var modelS1 = DataPrediction(model, xS1, s1);                                                      // [B, C, H, W]
         return Expand(sigmaT / sigmaS, x) * x
              - Expand(alphaT * phi1, x) * modelS
-             - Expand(alphaT * phi1, x) * ((1f / r1) * 0.5f) * (modelS1 - modelS);                         // [B, C, H, W]
+             - Expand(alphaT * phi1, x).Times((1f / r1) * 0.5f) * (modelS1 - modelS);                   // [B, C, H, W]
     }
 
     private Tensor ThirdOrder(NoisePredictor model, Tensor x, Tensor s, Tensor t, float r1, float r2, Tensor modelS)
     {
         var lambdaS = _schedule.Lambda(s);                                                                 // [B]
         var h = _schedule.Lambda(t) - lambdaS;                                                             // [B]
-        var s1 = _schedule.InverseLambda(lambdaS + h * r1);                                                // [B]
-        var s2 = _schedule.InverseLambda(lambdaS + h * r2);                                                // [B]
+        var s1 = _schedule.InverseLambda(lambdaS.Plus(h.Times(r1)));                                       // [B]
+        var s2 = _schedule.InverseLambda(lambdaS.Plus(h.Times(r2)));                                              // [B]
         var sigmaS = _schedule.Sigma(s);                                                                   // [B]
         var (alphaS1, sigmaS1) = (_schedule.Alpha(s1), _schedule.Sigma(s1));                               // [B]
         var (alphaS2, sigmaS2) = (_schedule.Alpha(s2), _schedule.Sigma(s2));                               // [B]
         var (alphaT, sigmaT) = (_schedule.Alpha(t), _schedule.Sigma(t));                                   // [B]
-        var phi11 = (h * -r1).expm1();                                                                     // [B]
-        var phi12 = (h * -r2).expm1();                                                                     // [B]
+        var phi11 = h.Times(-r1).expm1();                                                                  // [B]
+        var phi12 = h.Times(-r2).expm1();                                                                    // [B]
         var phi1 = (-h).expm1();                                                                           // [B]
-        var phi22 = (h * -r2).expm1() / (h * r2) + 1.0;                                                    // [B]
-        var phi2 = phi1 / h + 1.0;                                                                         // [B]
+        var phi22 = (h.Times(-r2).expm1() / h.Times(r2)).Plus(1.0);                                              // [B]
+        var phi2 = (phi1 / h).Plus(1.0);                                                                  // [B]
 
         var xS1 = Expand(sigmaS1 / sigmaS, x) * x - Expand(alphaS1 * phi11, x) * modelS;                   // [B, C, H, W]
         var modelS1 = DataPrediction(model, xS1, s1);                                                      // [B, C, H, W]
-        var xS2 = Expand(sigmaS2 / sigmaS, x) * x
-                - Expand(alphaS2 * phi12, x) * modelS
-                + Expand(alphaS2 * phi22, x) * (r2 / r1) * (modelS1 - modelS);                             // [B, C, H, W]
+        var xS2 = (Expand(sigmaS2 / sigmaS, x) * x
+                - Expand(alphaS2 * phi12, x) * modelS)
+                .Plus(Expand(alphaS2 * phi22, x).Times(r2 / r1) * (modelS1 - modelS));                    // [B, C, H, W]
         var modelS2 = DataPrediction(model, xS2, s2);                                                      // [B, C, H, W]
-        return Expand(sigmaT / sigmaS, x) * x
-             - Expand(alphaT * phi1, x) * modelS
-             + Expand(alphaT * phi2, x) * (1f / r2) * (modelS2 - modelS);                                  // [B, C, H, W]
+        return (Expand(sigmaT / sigmaS, x) * x
+             - Expand(alphaT * phi1, x) * modelS)
+             .Plus(Expand(alphaT * phi2, x).Times(1f / r2) * (modelS2 - modelS));                         // [B, C, H, W]
     }
 }

@@ -2,6 +2,7 @@
 // (sde.py `euler_maruyama(ReverseSDE(score_model), x_init, steps, eps=1e-3)`, github baofff/U-ViT; 1000 steps there).
 // Grid [0] + linspace(eps, 1, steps) (float64, then float32), walked from the end; score = -eps_hat / sqrt(1 - alpha_bar_t);
 // drift = -0.5 beta(t) x - g(t)^2 score with g = sqrt(beta); x += drift dt + g sqrt(-dt) z; no noise on the last step.
+using UViT.MLNet.Core.Runtime;
 using static TorchSharp.torch;
 
 namespace UViT.MLNet.Core.Diffusion;
@@ -39,20 +40,20 @@ public sealed class EulerMaruyamaSampler : DiffusionSampler
         var s = tensor(sValue, device: x.device);                                 // []
         var t = tensor(_grid[index + 1], device: x.device);                       // []
         var beta = _schedule.Beta(t);                                             // []
-        var forwardDrift = Expand(beta.reshape(1), x) * x * -0.5;                 // [B, C, H, W]  f(x, t)
+        var forwardDrift = (Expand(beta.reshape(1), x) * x).Times(-0.5);         // [B, C, H, W]  f(x, t)
         var diffusion = beta.sqrt();                                              // []  g(t)
         var noiseVariance = _schedule.NoiseVariance(t);                           // []  1 - alpha_bar_t
         var eps = context.Model(x, _schedule.NetworkTime(Batch(x, _grid[index + 1]))); // [B, C, H, W]
         var score = Expand((-noiseVariance.rsqrt()).reshape(1), x) * eps;         // [B, C, H, W]
-        var drift = forwardDrift - Expand(diffusion.pow(2).reshape(1), x) * score; // [B, C, H, W]
+        var drift = forwardDrift - Expand(diffusion.Squared().reshape(1), x) * score; // [B, C, H, W]
         var dt = s - t;                                                           // []
-        var mean = x + drift * dt;                                                // [B, C, H, W]
+        var mean = x.Plus(drift * dt);                                            // [B, C, H, W]
         predictedX0 = context.WantsX0
-            ? (x - Expand(noiseVariance.sqrt().reshape(1), x) * eps) / Expand((1.0 - noiseVariance).sqrt().reshape(1), x)
+            ? (x - Expand(noiseVariance.sqrt().reshape(1), x) * eps) / Expand(noiseVariance.SubtractedFrom(1.0).sqrt().reshape(1), x)
             : null;                                                               // [B, C, H, W]
         if (sValue == 0) return mean;
         var sigma = diffusion * (-dt).sqrt();                                     // []
         var z = context.Noise.Next(x);                                            // [B, C, H, W]
-        return mean + Expand(sigma.reshape(1), x) * z;                            // [B, C, H, W]
+        return mean.Plus(Expand(sigma.reshape(1), x) * z);                        // [B, C, H, W]
     }
 }

@@ -2,7 +2,9 @@
 // L = mean over the batch of (mean over C, H, W of (eps - eps_hat(x_t, t, c))^2), with classifier-free-guidance training
 // replacing each sample's condition by the null class / empty-prompt context with probability p_uncond. Optionally each
 // sample's term is weighted by min(SNR, gamma) / SNR (Min-SNR-gamma, Hang et al. 2023), a short-run setting, not official.
+using TorchSharp;
 using UViT.MLNet.Core.Networks;
+using UViT.MLNet.Core.Runtime;
 using static TorchSharp.torch;
 
 namespace UViT.MLNet.Core.Diffusion;
@@ -62,14 +64,14 @@ public sealed class NoisePredictionLoss
         long b = x0.shape[0];
         using var level = TrainingNoiseLevel.Draw(_schedule, b, x0.device, generator);
         var eps = randn(x0.shape, dtype: x0.dtype, generator: generator).to(x0.device);            // [B, C, H, W]
-        var xt = Expand(level.Alpha, x0) * x0 + Expand(level.Sigma, x0) * eps;                    // [B, C, H, W]
+        var xt = (Expand(level.Alpha, x0) * x0).Plus(Expand(level.Sigma, x0) * eps);             // [B, C, H, W]
         var (y, c) = DropConditions(labels, context, emptyContext, b, x0.device, generator);
         var predicted = model(xt, level.NetworkTime, y, c);                                        // [B, C, H, W]
-        var perSample = (eps - predicted).pow(2).flatten(1).mean([1]);                             // [B] mean over C, H, W
+        var perSample = (eps - predicted).Squared().flatten(1).mean([1]);                          // [B] mean over C, H, W
         if (MinSnrGamma is double gamma)
         {
-            var snr = level.Alpha.square() / level.Sigma.square();                                 // [B]
-            perSample = perSample * (snr.clamp_max(gamma) / snr).to(perSample.dtype);              // [B]
+            var snr = level.Alpha.Squared() / level.Sigma.Squared();                               // [B]
+            perSample = perSample * (snr.AtMost(gamma) / snr).to(perSample.dtype);                 // [B]
         }
         return perSample.mean().MoveToOuterDisposeScope();                                         // []
     }
@@ -78,12 +80,14 @@ public sealed class NoisePredictionLoss
     private (Tensor? Labels, Tensor? Context) DropConditions(Tensor? labels, Tensor? context, Tensor? emptyContext, long b, Device device, Generator? generator)
     {
         if (UnconditionalProbability == 0 || (labels is null && context is null)) return (labels?.to(device), context?.to(device));
-        var drop = (rand(b, generator: generator) < UnconditionalProbability).to(device);          // [B] bool
+        using var probability = UnconditionalProbability.ToScalar();
+        var drop = rand(b, generator: generator).lt(probability).to(device);                      // [B] bool
         Tensor? y = null, c = null;
         if (labels is not null)
         {
             if (NullClass is null) throw new InvalidOperationException("Label dropout needs the null class (NoisePredictionLoss nullClass).");
-            y = where(drop, full_like(labels, NullClass.Value).to(device), labels.to(device));      // [B]
+            using var nullClass = NullClass.Value.ToScalar();
+            y = where(drop, full_like(labels, nullClass).to(device), labels.to(device));             // [B]
         }
         if (context is not null)
         {

@@ -2,6 +2,7 @@
 // DPM-Solver samplers use it (official dpm_solver_pytorch.py / libs/dpm_solver_pp.py `NoiseScheduleVP`, github baofff/U-ViT).
 // Every formula is evaluated in the tensor's dtype (float32 in the official sampling code) with the official operation
 // order, because the samplers' fixtures are reproduced to 1e-4 and the schedules' to 1e-6.
+using UViT.MLNet.Core.Runtime;
 using static TorchSharp.torch;
 
 namespace UViT.MLNet.Core.Diffusion;
@@ -47,7 +48,7 @@ public abstract class NoiseSchedule
     {
         using var scope = NewDisposeScope();
         var logAlpha = LogAlpha(t);                                      // [B]
-        return (1.0 - (logAlpha * 2.0).exp()).sqrt().MoveToOuterDisposeScope(); // [B]
+        return logAlpha.Times(2.0).exp().SubtractedFrom(1.0).sqrt().MoveToOuterDisposeScope(); // [B]
     }
 
     /// <summary>lambda_t = log alpha_t - 0.5 log(1 - exp(2 log alpha_t)) (official <c>marginal_lambda</c>).</summary>
@@ -56,7 +57,7 @@ public abstract class NoiseSchedule
     {
         using var scope = NewDisposeScope();
         var logAlpha = LogAlpha(t);                                      // [B]
-        var logSigma = (1.0 - (logAlpha * 2.0).exp()).log() * 0.5;       // [B]
+        var logSigma = logAlpha.Times(2.0).exp().SubtractedFrom(1.0).log().Times(0.5); // [B]
         return (logAlpha - logSigma).MoveToOuterDisposeScope();          // [B]
     }
 
@@ -72,8 +73,8 @@ public abstract class NoiseSchedule
     protected static Tensor LogOnePlusExpMinusTwoLambda(Tensor lambda)
     {
         using var scope = NewDisposeScope();
-        var a = lambda * -2.0;                                     // [B]
-        var tail = (1.0 + a.abs().neg().exp()).log();              // [B] log(1 + exp(-|a|))
-        return (a.clamp_min(0.0) + tail).MoveToOuterDisposeScope(); // [B]
+        var a = lambda.Times(-2.0);                                // [B]
+        var tail = a.abs().neg().exp().Plus(1.0).log();            // [B] log(1 + exp(-|a|))
+        return a.AtLeast(0.0).Plus(tail).MoveToOuterDisposeScope(); // [B]
     }
 }

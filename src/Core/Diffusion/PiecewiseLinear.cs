@@ -1,5 +1,6 @@
 // Piecewise-linear interpolation with linear extrapolation, as the official DPM-Solver code's `interpolate_fn`
 // (libs/dpm_solver_pp.py, github baofff/U-ViT) evaluates it for the discrete schedule.
+using UViT.MLNet.Core.Runtime;
 using static TorchSharp.torch;
 
 namespace UViT.MLNet.Core.Diffusion;
@@ -21,13 +22,13 @@ internal static class PiecewiseLinear
         long k = knots.shape[0];
         var query = x.to(knots.dtype).contiguous();                          // [B]
         var below = searchsorted(knots, query, right: true);                 // [B] knots at or below x
-        var start = (below - 1).clamp(0, k - 2);                             // [B]
-        var end = start + 1;                                                 // [B]
+        var start = below.Minus(1).Clamped(0, k - 2);                        // [B]
+        var end = start.Plus(1);                                             // [B]
         var startX = knots.index_select(0, start);                           // [B]
         var endX = knots.index_select(0, end);                               // [B]
         var startY = values.index_select(0, start);                          // [B]
         var endY = values.index_select(0, end);                              // [B]
-        var y = startY + (query - startX) * (endY - startY) / (endX - startX); // [B]
+        var y = startY.Plus((query - startX) * (endY - startY) / (endX - startX)); // [B]
         return y.MoveToOuterDisposeScope();
     }
 }

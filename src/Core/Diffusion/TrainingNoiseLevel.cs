@@ -1,5 +1,6 @@
 // How the official training draws a noise level per sample (reference.md section 3): continuous VP (sde.py `VPSDE.sample`)
 // t ~ U[0, 1), network time 999 t; discrete SD (train_ldm_discrete.py `Schedule.sample`) n ~ U{1..N}, network time n.
+using UViT.MLNet.Core.Runtime;
 using static TorchSharp.torch;
 
 namespace UViT.MLNet.Core.Diffusion;
@@ -31,17 +32,17 @@ public sealed record TrainingNoiseLevel(Tensor NetworkTime, Tensor Alpha, Tensor
     {
         var t = rand(batch, dtype: ScalarType.Float32, generator: generator).to(device);   // [B] U[0, 1)
         var alphaBar = schedule.AlphaBar(t);                                                // [B]
-        return new TrainingNoiseLevel(schedule.NetworkTime(t), alphaBar.sqrt(), (1.0 - alphaBar).sqrt()); // sde.py: cum_alpha ** 0.5, cum_beta ** 0.5
+        return new TrainingNoiseLevel(schedule.NetworkTime(t), alphaBar.sqrt(), alphaBar.SubtractedFrom(1.0).sqrt()); // sde.py: cum_alpha ** 0.5, cum_beta ** 0.5
     }
 
     private static TrainingNoiseLevel Discrete(DiscreteSDSchedule schedule, long batch, Device device, Generator? generator)
     {
         var n = randint(1, schedule.StepCount + 1, [batch], dtype: ScalarType.Int64, generator: generator);  // [B] 1..N
-        var alphaBar = schedule.AlphaBarTable().index_select(0, n - 1);                                      // [B] float64
+        var alphaBar = schedule.AlphaBarTable().index_select(0, n.Minus(1));                                  // [B] float64
         return new TrainingNoiseLevel(
             n.to(ScalarType.Float32).to(device),                                  // [B]
             alphaBar.sqrt().to(ScalarType.Float32).to(device),                    // [B] float64 sqrt, then float32 (official)
-            (1.0 - alphaBar).sqrt().to(ScalarType.Float32).to(device));           // [B]
+            alphaBar.SubtractedFrom(1.0).sqrt().to(ScalarType.Float32).to(device)); // [B]
     }
 
     /// <inheritdoc/>

@@ -94,7 +94,7 @@ public sealed class DigitJudge : Module<Tensor, Tensor>
         if (images.dim() != 4 || images.shape[1] != 1 || images.shape[2] != ImageSize || images.shape[3] != ImageSize || !images.is_floating_point())
             throw new ArgumentException($"The digit judge expects float images [B, 1, {ImageSize}, {ImageSize}] with pixels 0..255; got {images.dtype} [{string.Join(", ", images.shape)}].", nameof(images));
         using var scope = NewDisposeScope();
-        var x = (images.clamp(0, 255) / 255 - PixelMean) / PixelStd;         // [B, 1, 28, 28], pixels 0..1 normalised
+        var x = images.Clamped(0, 255).DividedBy(255).Minus(PixelMean).DividedBy(PixelStd); // [B, 1, 28, 28], pixels 0..1 normalised
         x = functional.max_pool2d(functional.relu(bn1.forward(conv1.forward(x))), 2);   // [B, 32, 14, 14]
         x = functional.max_pool2d(functional.relu(bn2.forward(conv2.forward(x))), 2);   // [B, 64, 7, 7]
         x = functional.max_pool2d(functional.relu(bn3.forward(conv3.forward(x))), 2);   // [B, 64, 3, 3]

@@ -3,6 +3,7 @@
 // are the classic MNIST augmentation). All draws are seeded (initialisation and dropout from torch's global generator seeded
 // once, batch order and shifts from seeded generators), so a rerun with the same seed and thread count gives the same weights.
 using UViT.MLNet.Core.Runtime;
+using UViT.MLNet.Core.Training;
 using static TorchSharp.torch;
 
 namespace UViT.MLNet.Core.Evaluation;
@@ -48,7 +49,7 @@ public static class DigitJudgeTrainer
             using var targets = tensor(indices.Select(i => (long)labels[i]).ToArray());           // [N]
             using var order = new Generator((ulong)options.Seed);
             var shifts = new Random(unchecked((int)options.Seed));
-            using var optimizer = optim.Adam(judge.parameters(), options.LearningRate);
+            using var optimizer = new KeptScalarAdamW(judge.parameters(), options.LearningRate);   // = Adam at weight decay 0
             var schedule = optim.lr_scheduler.ExponentialLR(optimizer, Decay);
             judge.train();
             for (int epoch = 1; epoch <= options.Epochs; epoch++)

@@ -49,7 +49,7 @@ public sealed class FeatureStatistics
         var x = features.to(ScalarType.Float64);                             // [N, D]
         var mean = x.mean([0L]);                                             // [D]
         var centred = x - mean;                                              // [N, D]
-        var covariance = centred.T.matmul(centred) / (x.shape[0] - 1);      // [D, D]
+        var covariance = centred.T.matmul(centred).DividedBy(x.shape[0] - 1); // [D, D]
         return FromTensors(mean, covariance);
     }
 

@@ -43,7 +43,7 @@ public sealed class FeatureStatisticsAccumulator : IDisposable
             _sumOfOuter = zeros(Dimension, Dimension, ScalarType.Float64, x.device).DetachFromDisposeScope(); // [D, D]
         }
         var centred = x.to(_shift.device) - _shift;                          // [B, D]
-        _sum!.add_(centred.sum([0L]));                                       // [D]
+        _sum!.PlusInPlace(centred.sum([0L]));                                // [D]
         _sumOfOuter!.addmm_(centred.T, centred);                            // [D, D] += [D, B] @ [B, D]
         Count += x.shape[0];
     }
@@ -55,9 +55,9 @@ public sealed class FeatureStatisticsAccumulator : IDisposable
         ObjectDisposedException.ThrowIf(_disposed, this);
         if (Count < 2) throw new InvalidOperationException($"A covariance needs at least 2 samples; {Count} were added.");
         using var scope = NewDisposeScope();
-        var meanOffset = _sum! / Count;                                      // [D] = m - c
-        var mean = _shift! + meanOffset;                                     // [D]
-        var covariance = (_sumOfOuter! - Count * outer(meanOffset, meanOffset)) / (Count - 1); // [D, D]
+        var meanOffset = _sum!.DividedBy(Count);                              // [D] = m - c
+        var mean = _shift!.Plus(meanOffset);                                 // [D]
+        var covariance = (_sumOfOuter! - outer(meanOffset, meanOffset).Times(Count)).DividedBy(Count - 1); // [D, D]
         return FeatureStatistics.FromTensors(mean, covariance);
     }
 

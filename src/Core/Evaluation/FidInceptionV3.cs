@@ -125,7 +125,7 @@ public sealed class FidInceptionV3 : Module<Tensor, Tensor>
         using var noGrad = no_grad();
         using var scope = NewDisposeScope();
         var x = functional.interpolate(images, size: [InputSize, InputSize], mode: InterpolationMode.Bilinear, align_corners: false); // [B, 3, 299, 299]
-        x = 2 * x - 1;                                       // [B, 3, 299, 299] in [-1, 1]
+        x = x.Times(2).Minus(1);                             // [B, 3, 299, 299] in [-1, 1]
         // block 0: stem
         x = Conv2d_1a_3x3.forward(x);                        // [B, 32, 149, 149]
         x = Conv2d_2a_3x3.forward(x);                        // [B, 32, 147, 147]

@@ -62,7 +62,7 @@ public static class FrechetDistance
 
         var diff = m1 - m2;                                                  // [D]
         double meanTerm = diff.dot(diff).item<double>();
-        double traceTerm = (s1.trace() + s2.trace()).item<double>();
+        double traceTerm = s1.trace().Plus(s2.trace()).item<double>();
         double traceSqrt = TraceOfProductSquareRoot(s1, s2);
         return meanTerm + traceTerm - 2 * traceSqrt;
     }
@@ -90,8 +90,8 @@ public static class FrechetDistance
         if (smallest < -tolerance)
             throw new ArgumentException($"{what} has eigenvalue {smallest:G6} < 0 (largest {largest:G6}): not a covariance matrix " +
                                         "(symmetric positive semi-definite). Were mu and sigma swapped, or the file corrupted?");
-        return eigenvalues.clamp_min(0);
+        return eigenvalues.AtLeast(0);
     }
 
-    private static Tensor Symmetrised(Tensor m) => (m + m.T) / 2;            // [D, D]
+    private static Tensor Symmetrised(Tensor m) => m.Plus(m.T).DividedBy(2);   // [D, D]
 }

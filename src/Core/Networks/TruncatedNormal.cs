@@ -1,6 +1,7 @@
 // timm/PyTorch `trunc_normal_` (used by the official U-ViT initialisation), written out because TorchSharp 0.107's
 // init.trunc_normal_ does not produce the requested standard deviation (measured: std ~1e-9 for std 0.02).
 using TorchSharp;
+using UViT.MLNet.Core.Runtime;
 using static TorchSharp.torch;
 
 namespace UViT.MLNet.Core.Networks;
@@ -15,8 +16,12 @@ public static class TruncatedNormal
         double lower = NormalCdf((a - mean) / std), upper = NormalCdf((b - mean) / std);
         tensor.uniform_(2 * lower - 1, 2 * upper - 1, generator);   // uniform in erf space
         tensor.erfinv_();                                          // standard normal / sqrt(2), truncated
-        tensor.mul_(std * Math.Sqrt(2)).add_(mean);
-        return tensor.clamp_(a, b);
+        using var scale = (std * Math.Sqrt(2)).ToScalar();
+        using var shift = mean.ToScalar();
+        using var low = a.ToScalar();
+        using var high = b.ToScalar();
+        tensor.mul_(scale).add_(shift, KeptScalars.One);
+        return tensor.clamp_(low, high);
     }
 
     // Standard normal CDF in float64, through libtorch's erf.

@@ -64,12 +64,12 @@ public sealed class Attention : Module<Tensor, Tensor>
         if (UseFusedAttention)
         {
             // The fused kernel always scales by head_dim^-0.5; fold a custom qk_scale into q.
-            if (_scale != _defaultScale) q = q * (_scale / _defaultScale);
+            if (_scale != _defaultScale) q = q.Times(_scale / _defaultScale);
             mixed = functional.scaled_dot_product_attention(q, k, v);                              // [B, H, L, hd]
         }
         else
         {
-            var weights = (matmul(q, k.transpose(-2, -1)) * _scale).softmax(-1);                   // [B, H, L, L]
+            var weights = matmul(q, k.transpose(-2, -1)).Times(_scale).softmax(-1);                // [B, H, L, L]
             mixed = matmul(weights, v);                                                             // [B, H, L, hd]
         }
         var merged = mixed.transpose(1, 2).reshape(b, l, d);                                        // [B, L, D]
@@ -159,18 +159,18 @@ public sealed class Block : Module<Tensor, Tensor?, Tensor>
         if (skip_linear is not null || _addSkip)
         {
             if (skip is null) throw new ArgumentNullException(nameof(skip), "An out-block with a long skip needs its skip input.");
-            x = _addSkip ? x + skip : skip_linear!.forward(cat([x, skip], dim: -1));   // [B, L, D] ([B, L, 2D] -> [B, L, D] for concat)
+            x = _addSkip ? x.Plus(skip) : skip_linear!.forward(cat([x, skip], dim: -1));   // [B, L, D] ([B, L, 2D] -> [B, L, D] for concat)
         }
         if (ada_ln is null)
         {
-            x = x + attn.forward(norm1.forward(x));                  // [B, L, D]
-            x = x + mlp.forward(norm2.forward(x));                   // [B, L, D]
+            x = x.Plus(attn.forward(norm1.forward(x)));              // [B, L, D]
+            x = x.Plus(mlp.forward(norm2.forward(x)));               // [B, L, D]
             return x.MoveToOuterDisposeScope();
         }
         if (condition is null) throw new ArgumentNullException(nameof(condition), "An adaptive-layer-norm block needs the time/label condition.");
         var chunks = ada_ln.forward(condition).unsqueeze(1).chunk(4, dim: -1);                // 4 x [B, 1, D]
-        x = x + attn.forward(norm1.forward(x) * (1 + chunks[1]) + chunks[0]);                 // [B, L, D]
-        x = x + mlp.forward(norm2.forward(x) * (1 + chunks[3]) + chunks[2]);                  // [B, L, D]
+        x = x.Plus(attn.forward((norm1.forward(x) * chunks[1].Plus(1)).Plus(chunks[0])));     // [B, L, D]
+        x = x.Plus(mlp.forward((norm2.forward(x) * chunks[3].Plus(1)).Plus(chunks[2])));      // [B, L, D]
         return x.MoveToOuterDisposeScope();
     }
 }

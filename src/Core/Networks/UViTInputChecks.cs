@@ -1,5 +1,6 @@
 // Input validation for UViT.forward: a malformed call fails with a message naming the argument, the shape found
 // and the shape expected, instead of a libtorch shape error deep inside the network.
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace UViT.MLNet.Core.Networks;
@@ -26,7 +27,9 @@ internal static class UViTInputChecks
                     throw new ArgumentException($"labels must be [B] = [{b}]; got {Shape(labels)}.", nameof(labels));
                 if (labels.dtype is not (ScalarType.Int64 or ScalarType.Int32))
                     throw new ArgumentException($"labels must be int64 (or int32) class indices; got {labels.dtype}.", nameof(labels));
-                using (var outOfRange = labels.lt(0).logical_or_(labels.ge(config.NumClasses)))
+                using (var zero = 0.ToScalar())
+                using (var classCount = config.NumClasses.ToScalar())
+                using (var outOfRange = labels.lt(zero).logical_or_(labels.ge(classCount)))
                 {
                     if (outOfRange.any().item<bool>())
                     {

@@ -151,7 +151,7 @@ public sealed class UViTNetwork : Module
         if (Config.TimeConditioning == UViTTimeConditioning.AdaLayerNorm)
         {
             // Ablation variant: time + label reach the blocks through adaptive layer norm; only context and patches are tokens.
-            var embedding = label_emb is null ? time : time + label_emb.forward(labels!.to(x.device));               // [B, D]
+            var embedding = label_emb is null ? time : time.Plus(label_emb.forward(labels!.to(x.device)));          // [B, D]
             condition = functional.silu(embedding);                                                                // [B, D]
             tokens = context_embed is null ? patches : cat([context_embed.forward(context!.to(x.device).to(dtype)), patches], dim: 1); // [B, (T +) N, D]
         }
@@ -165,7 +165,7 @@ public sealed class UViTNetwork : Module
                 _ => cat([timeToken, patches], dim: 1),                                                                               // [B, 1 + N, D]
             };
         }
-        tokens = tokens + pos_embed;                                                              // [B, L, D]
+        tokens = tokens.Plus(pos_embed);                                                          // [B, L, D]
 
         var skips = new Stack<Tensor>();
         foreach (var block in in_blocks)

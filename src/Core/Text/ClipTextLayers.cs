@@ -3,6 +3,7 @@
 // Hugging Face's state-dict key names, so a CLIPTextModel checkpoint loads by name.
 using TorchSharp;
 using TorchSharp.Modules;
+using UViT.MLNet.Core.Runtime;
 using static TorchSharp.torch;
 using static TorchSharp.torch.nn;
 
@@ -30,7 +31,7 @@ public sealed class ClipTextEmbeddings : Module<Tensor, Tensor>
         long length = inputIds.shape[1];
         var positions = position_embedding.weight![TensorIndex.Slice(0, length)];   // [L, D]: position ids are 0..L-1
         var tokens = token_embedding.forward(inputIds);                              // [B, L, D]
-        return (tokens + positions).MoveToOuterDisposeScope();                       // [B, L, D]
+        return tokens.Plus(positions).MoveToOuterDisposeScope();                     // [B, L, D]
     }
 }
 
@@ -96,7 +97,7 @@ public sealed class ClipMlp : Module<Tensor, Tensor>
         using var scope = NewDisposeScope();
         var hidden = fc1.forward(x);                                                   // [B, L, I]
         var activated = _activation == ClipActivation.QuickGelu
-            ? hidden * functional.sigmoid(hidden * 1.702)                              // [B, L, I] quick-GELU, as CLIP was trained
+            ? hidden * functional.sigmoid(hidden.Times(1.702))                         // [B, L, I] quick-GELU, as CLIP was trained
             : functional.gelu(hidden);                                                 // [B, L, I]
         return fc2.forward(activated).MoveToOuterDisposeScope();                       // [B, L, D]
     }
@@ -127,8 +128,8 @@ public sealed class ClipEncoderLayer : Module<Tensor, Tensor>
     public override Tensor forward(Tensor x)
     {
         using var scope = NewDisposeScope();
-        x = x + self_attn.forward(layer_norm1.forward(x));    // [B, L, D]
-        x = x + mlp.forward(layer_norm2.forward(x));          // [B, L, D]
+        x = x.Plus(self_attn.forward(layer_norm1.forward(x)));    // [B, L, D]
+        x = x.Plus(mlp.forward(layer_norm2.forward(x)));          // [B, L, D]
         return x.MoveToOuterDisposeScope();
     }
 }

@@ -40,10 +40,12 @@ public sealed class ExponentialMovingAverage
         using var noGrad = no_grad();
         var target = Average.state_dict();
         var parameters = _source.named_parameters().Select(p => p.name).ToHashSet();
+        using var keep = rate.ToScalar();
+        using var blend = (1 - rate).ToScalar();
         foreach (var (key, value) in _source.state_dict())
         {
             var average = target[key];
-            if (parameters.Contains(key)) average.mul_(rate).add_(value, alpha: 1 - rate);
+            if (parameters.Contains(key)) average.mul_(keep).add_(value, blend);
             else average.copy_(value);
         }
     }

@@ -7,6 +7,7 @@ using TorchSharp.Modules;
 using UViT.MLNet.Core.Diffusion;
 using UViT.MLNet.Core.Generation;
 using UViT.MLNet.Core.Networks;
+using UViT.MLNet.Core.Runtime;
 using static TorchSharp.torch;
 
 namespace UViT.MLNet.Core.Training;
@@ -70,8 +71,8 @@ public sealed class UViTTrainingSession : IDisposable
         _ema = new ExponentialMovingAverage(network, EmaNetwork);
         _schedule = recipe.Schedule == NoiseScheduleKind.ContinuousVP ? new ContinuousVPSchedule() : new DiscreteSDSchedule();
         _loss = new NoisePredictionLoss(_schedule, recipe.ConditionDropProbability, nullClass, recipe.MinSnrGamma);
-        _optimizer = optim.AdamW(network.parameters(), lr: recipe.LearningRate, beta1: recipe.Beta1, beta2: recipe.Beta2,
-                                 weight_decay: recipe.WeightDecay);
+        _optimizer = new KeptScalarAdamW(network.parameters(), lr: recipe.LearningRate, beta1: recipe.Beta1, beta2: recipe.Beta2,
+                                         weightDecay: recipe.WeightDecay);
         Random = new Generator(unchecked((ulong)seed));
         Network.train();
     }
@@ -115,7 +116,7 @@ public sealed class UViTTrainingSession : IDisposable
             var y = labels?.slice(0, from, to, 1).to(device);                                      // [b]
             var c = context?.slice(0, from, to, 1).to(device);                                     // [b, T, D]
             var loss = _loss.Compute(Network, x, y, c, _emptyContext, Random);                     // []
-            (loss * ((double)(to - from) / b)).backward();
+            loss.Times((double)(to - from) / b).backward();
             total += loss.item<float>() * (to - from) / b;
         }
         // Clipping measures the norm anyway (and a non-finite norm leaves the gradients to be zeroed below).

@@ -5,6 +5,7 @@ using Microsoft.ML.Data;
 using Microsoft.ML.Transforms.Image;
 using UViT.MLNet.Transforms.Generation;
 using UViT.MLNet.Transforms.Mapping;
+using UViT.MLNet.Core.Runtime;
 using static TorchSharp.torch;
 
 namespace UViT.MLNet.Transforms.Latents;
@@ -55,7 +56,7 @@ internal sealed class LatentDecodingMapper : BatchRowMapper<float[]>
         using (no_grad())
         {
             var z = tensor(inputs.SelectMany(v => v).ToArray(), [inputs.Count, .. _latentShape]);  // [B, E, h, w]
-            var images = _owner.Autoencoder.Decode(z).clamp(-1.0, 1.0);                              // [B, C, H, W] in [-1, 1]
+            var images = _owner.Autoencoder.Decode(z).Clamped(-1.0, 1.0);                           // [B, C, H, W] in [-1, 1]
             flat = images.cpu().contiguous().data<float>().ToArray();
         }
         int perRow = flat.Length / inputs.Count;

@@ -5,6 +5,7 @@ using UViT.MLNet.Core.Autoencoder;
 using UViT.MLNet.Core.Diffusion;
 using UViT.MLNet.Transforms.Generation;
 using UViT.MLNet.Transforms.Mapping;
+using UViT.MLNet.Core.Runtime;
 using static TorchSharp.torch;
 
 namespace UViT.MLNet.Transforms.Latents;
@@ -63,7 +64,7 @@ internal sealed class LatentEncodingMapper : BatchRowMapper<EncodingRequest>
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();
         var values = inputs.SelectMany(r => r.Values).ToArray();
-        var images = tensor(values, [inputs.Count, .. _imageShape]) * scale + offset;     // [B, C, H, W] in [-1, 1]
+        var images = tensor(values, [inputs.Count, .. _imageShape]).Times(scale).Plus(offset); // [B, C, H, W] in [-1, 1]
         var moments = model.Moments(images);                                               // [B, 2E, h, w]
         var result = _owner.Options.Output switch
         {

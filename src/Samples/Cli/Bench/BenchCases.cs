@@ -4,6 +4,7 @@ using Microsoft.ML;
 using TorchSharp;
 using UViT.MLNet.Core.Generation;
 using UViT.MLNet.Core.Networks;
+using UViT.MLNet.Core.Runtime;
 using UViT.MLNet.Core.Training;
 using UViT.MLNet.Estimators;
 using UViT.MLNet.Samples;
@@ -49,7 +50,7 @@ internal static class BenchCases
     {
         var preset = UViTPresets.Get("cifar10_uvit_small");
         using var session = new UViTTrainingSession(new UViTNetwork(preset.Config, device, seed: 0), TrainingRecipe.ForPreset(preset.Name), seed: 0);
-        using var x = rand(batch, 3, 32, 32) * 2 - 1;                       // [B, 3, 32, 32] on the CPU: TrainStep moves each batch to the network's device
+        using var x = rand(batch, 3, 32, 32).TimesInPlace(2).PlusInPlace(-1.0); // [B, 3, 32, 32] on the CPU: TrainStep moves each batch to the network's device
         using (var few = x.slice(0, 0, 4, 1)) session.TrainStep(few);        // warm-up on 4 images: allocates the optimiser state at 1/8 the cost
         var (seconds, readings, cpu, cpuReadings) = gemm.Interleave(steps, () => session.TrainStep(x));
         var record = new Dictionary<string, object>
@@ -165,7 +166,7 @@ internal static class BenchCases
     {
         var config = new UViTConfig { ImageSize = 28, PatchSize = 7, InChannels = 1, EmbedDim = 128, Depth = 6, NumHeads = 4, NumClasses = 11 };
         using var session = new UViTTrainingSession(new UViTNetwork(config, seed: 0), UViTTrainerOptions.ShortRunRecipe, 0, 10);
-        using var x = rand(batch, 1, 28, 28) * 2 - 1;
+        using var x = rand(batch, 1, 28, 28).TimesInPlace(2).PlusInPlace(-1.0);
         using var y = randint(0, 10, [batch]);
         int warmup = Math.Min(20, steps / 4);
         for (int i = 0; i < warmup; i++) session.TrainStep(x, y);
@@ -207,7 +208,7 @@ internal static class BenchCases
             string latest = Path.Combine(folder, "latest.ckpt"), previous = Path.Combine(folder, "previous.ckpt"), zip = Path.Combine(folder, "model.zip");
             var mlContext = new MLContext(seed: 0);
             using var session = new UViTTrainingSession(new UViTNetwork(config, seed: 0), UViTTrainerOptions.ShortRunRecipe, 0, 10);
-            using var x = rand(batch, 1, 28, 28) * 2 - 1;                                                // [B, 1, 28, 28]
+            using var x = rand(batch, 1, 28, 28).TimesInPlace(2).PlusInPlace(-1.0);                      // [B, 1, 28, 28]
             using var y = randint(0, 10, [batch]);                                                      // [B]
             void Cycle()
             {
