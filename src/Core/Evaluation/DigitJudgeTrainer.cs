@@ -49,7 +49,7 @@ public static class DigitJudgeTrainer
             using var targets = tensor(indices.Select(i => (long)labels[i]).ToArray());           // [N]
             using var order = new Generator((ulong)options.Seed);
             var shifts = new Random(unchecked((int)options.Seed));
-            using var optimizer = new KeptScalarAdamW(judge.parameters(), options.LearningRate);   // = Adam at weight decay 0
+            using var optimizer = new KeptScalarOptimizers.AdamW(judge.parameters(), options.LearningRate);   // = Adam at weight decay 0
             var schedule = optim.lr_scheduler.ExponentialLR(optimizer, Decay);
             judge.train();
             for (int epoch = 1; epoch <= options.Epochs; epoch++)

@@ -71,7 +71,7 @@ public sealed class UViTTrainingSession : IDisposable
         _ema = new ExponentialMovingAverage(network, EmaNetwork);
         _schedule = recipe.Schedule == NoiseScheduleKind.ContinuousVP ? new ContinuousVPSchedule() : new DiscreteSDSchedule();
         _loss = new NoisePredictionLoss(_schedule, recipe.ConditionDropProbability, nullClass, recipe.MinSnrGamma);
-        _optimizer = new KeptScalarAdamW(network.parameters(), lr: recipe.LearningRate, beta1: recipe.Beta1, beta2: recipe.Beta2,
+        _optimizer = new KeptScalarOptimizers.AdamW(network.parameters(), lr: recipe.LearningRate, beta1: recipe.Beta1, beta2: recipe.Beta2,
                                          weightDecay: recipe.WeightDecay);
         Random = new Generator(unchecked((ulong)seed));
         Network.train();
