@@ -1,4 +1,5 @@
 // CompVis latent-diffusion ldm/modules/diffusionmodules/model.py `Normalize` and `nonlinearity`.
+using TorchSharp;
 using TorchSharp.Modules;
 using UViT.MLNet.Core.Runtime;
 using static TorchSharp.torch;
@@ -17,8 +18,9 @@ internal static class AutoencoderNorm
         // before its weights are loaded decodes NaN. Start them where PyTorch does: weight 1, bias 0.
         using (no_grad())
         {
+            using var zero = 0.ToScalar();
             norm.weight!.fill_(KeptScalars.One);
-            norm.bias!.zero_();
+            norm.bias!.fill_(zero);   // not zero_(): TorchSharp 0.107's returns a new handle nobody disposes
         }
         return norm;
     }
