@@ -1,18 +1,24 @@
 // DDIM (Song, Meng & Ermon 2021, "Denoising Diffusion Implicit Models") on a time-uniform grid of any VP schedule.
 // Not used by the official U-ViT code; offered as the familiar baseline. eta = 0 is deterministic (the first-order
-// DPM-Solver step), eta = 1 has DDPM's posterior variance.
+// DPM-Solver step, ending at the schedule's end time like the ODE solvers), eta = 1 has DDPM's posterior variance.
+// With eta > 0 the last step returns the noise-free x0 prediction, as DDPM's last step does (it adds no noise and its mean
+// at n = 1 is exactly the x0 prediction) and diffusers' DDIM with set_alpha_to_one: stopping at the end time instead would
+// leave that time's noise in the image (sigma = 0.029 on the discrete schedule, ~3.7 of 255 grey levels).
 using UViT.MLNet.Core.Runtime;
 using static TorchSharp.torch;
 
 namespace UViT.MLNet.Core.Diffusion;
 
-/// <summary>DDIM with stochasticity <see cref="Eta"/>; draws per-step noise from the noise source only when eta &gt; 0.</summary>
+/// <summary>
+/// DDIM with stochasticity <see cref="Eta"/>; draws per-step noise from the noise source only when eta &gt; 0, once per step
+/// but the last (which returns the x0 prediction).
+/// </summary>
 public sealed class DdimSampler : DiffusionSampler
 {
     private readonly NoiseSchedule _schedule;
     private readonly float[] _grid;   // [steps + 1] from T down to the end time
 
-    /// <summary>0: deterministic DDIM; 1: DDPM-like ancestral sampling.</summary>
+    /// <summary>0: deterministic DDIM; 1: DDPM-like ancestral sampling (which ends with the noise-free x0 prediction).</summary>
     public double Eta { get; }
 
     /// <summary>Plans the grid linspace(T, endTime, steps + 1).</summary>
@@ -40,6 +46,7 @@ public sealed class DdimSampler : DiffusionSampler
         var x0 = (x - Expand(sigmaS, x) * eps) / Expand(alphaS, x);              // [B, C, H, W]
         predictedX0 = x0;
         if (Eta == 0) return (Expand(alphaT, x) * x0).Plus(Expand(sigmaT, x) * eps);   // [B, C, H, W]
+        if (step == StepCount - 1) return x0;                                   // [B, C, H, W] DDPM's last step: no noise
 
         // sigma_eta = eta sqrt((1 - abar_t) / (1 - abar_s)) sqrt(1 - abar_s / abar_t), abar = alpha^2
         var ratio = (alphaS / alphaT).Squared();                                                  // [B]

@@ -78,7 +78,7 @@ public sealed class SamplerBehaviourTests
     }
 
     [TestMethod]
-    public void DdimWithEtaDrawsOnceAStepAndIsReproducibleFromSeeds()
+    public void DdimWithEtaDrawsOncePerStepButTheLastAndIsReproducibleFromSeeds()
     {
         var schedule = new ContinuousVPSchedule();
         using var scope = NewDisposeScope();
@@ -87,7 +87,7 @@ public sealed class SamplerBehaviourTests
         var sampler = new DdimSampler(schedule, 8, eta: 1);
         var recorded = new RecordedNoise(randn([8, 3, 2, 4, 4]));
         sampler.Sample(model, xT, recorded);
-        Assert.AreEqual(8, recorded.Drawn);
+        Assert.AreEqual(7, recorded.Drawn);
 
         Tensor Run(long seed)
         {
@@ -99,6 +99,27 @@ public sealed class SamplerBehaviourTests
         Assert.IsFalse(BitEqual(a, Run(20)), "other seeds, other samples");
         var deterministic = new DdimSampler(schedule, 8).Sample(model, xT, new ForbiddenNoise());
         Assert.IsGreaterThan(1e-3, Support.Fixtures.MaxAbsDiff(a, deterministic), "eta = 1 must differ from eta = 0");
+    }
+
+    [TestMethod]
+    [DataRow(false)]
+    [DataRow(true)]
+    public void DdimWithEtaEndsOnTheNoiseFreePredictionLikeDdpm(bool discrete)
+    {
+        // For a point mass the x0 prediction is the point at every noise level: a stochastic DDIM run must land on it
+        // exactly (no end-time noise left), while eta = 0 stops at the ODE's end-time solution (alpha x0 + sigma eps).
+        var schedule = Schedule(discrete);
+        using var scope = NewDisposeScope();
+        var xT = InitialNoise(4);
+        var model = AnalyticDenoisers.PointMass(schedule, 0.7);
+        using var noise = new RowSeededNoise([5, 6, 7]);
+        var stochastic = new DdimSampler(schedule, 10, eta: 1).Sample(model, xT, noise);
+        Assert.IsLessThanOrEqualTo(1e-5, Support.Fixtures.MaxAbsDiff(stochastic, full_like(stochastic, 0.7)), "eta = 1 must end on the data");
+        var deterministic = new DdimSampler(schedule, 10).Sample(model, xT, new ForbiddenNoise());
+        var endTime = AnalyticDenoisers.PointMassSolution(schedule, 0.7, xT, schedule.T, schedule.DefaultEndTime);
+        Assert.IsLessThanOrEqualTo(1e-4, Support.Fixtures.MaxAbsDiff(deterministic, endTime));
+        Assert.IsGreaterThan(1e-4, Support.Fixtures.MaxAbsDiff(endTime, full_like(endTime, 0.7)), "the end time's noise is visible at this scale");
+        (schedule as IDisposable)?.Dispose();
     }
 
     [TestMethod]
