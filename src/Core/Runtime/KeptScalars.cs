@@ -29,117 +29,62 @@ public static class KeptScalars
     public static Tensor PlusInPlace(this Tensor left, Tensor right) => left.add_(right, One);
 
     /// <summary><c>left + right</c>.</summary>
-    public static Tensor Plus(this Tensor left, double right)
-    {
-        using var value = right.ToScalar();
-        return left.add(value, One);
-    }
-
-    /// <summary><c>left += right</c> in place.</summary>
-    public static Tensor PlusInPlace(this Tensor left, double right)
-    {
-        using var value = right.ToScalar();
-        return left.add_(value, One);
-    }
+    public static Tensor Plus(this Tensor left, double right) => Holding(right.ToScalar(), value => left.add(value, One));
 
     /// <summary><c>left + right</c> with an integer Scalar (integer tensors stay integer).</summary>
-    public static Tensor Plus(this Tensor left, long right)
-    {
-        using var value = right.ToScalar();
-        return left.add(value, One);
-    }
+    public static Tensor Plus(this Tensor left, long right) => Holding(right.ToScalar(), value => left.add(value, One));
+
+    /// <summary><c>left += right</c> in place.</summary>
+    public static Tensor PlusInPlace(this Tensor left, double right) => Holding(right.ToScalar(), value => left.add_(value, One));
 
     /// <summary><c>left - right</c>.</summary>
-    public static Tensor Minus(this Tensor left, double right)
-    {
-        using var value = right.ToScalar();
-        return left.sub(value);
-    }
+    public static Tensor Minus(this Tensor left, double right) => Holding(right.ToScalar(), left.sub);
 
     /// <summary><c>left - right</c> with an integer Scalar (integer tensors stay integer).</summary>
-    public static Tensor Minus(this Tensor left, long right)
-    {
-        using var value = right.ToScalar();
-        return left.sub(value);
-    }
+    public static Tensor Minus(this Tensor left, long right) => Holding(right.ToScalar(), left.sub);
 
     /// <summary><c>left - right</c> for a number on the left, computed as TorchSharp's operator does: <c>(-right) + left</c>.</summary>
     public static Tensor SubtractedFrom(this Tensor right, double left)
     {
-        using var value = left.ToScalar();
         using var negated = right.negative();
-        return negated.add(value, One);
+        return Holding(left.ToScalar(), value => negated.add(value, One));
     }
 
     /// <summary><c>left * right</c>.</summary>
-    public static Tensor Times(this Tensor left, double right)
-    {
-        using var value = right.ToScalar();
-        return left.mul(value);
-    }
+    public static Tensor Times(this Tensor left, double right) => Holding(right.ToScalar(), left.mul);
 
     /// <summary><c>left * right</c> with an integer Scalar (integer tensors stay integer).</summary>
-    public static Tensor Times(this Tensor left, long right)
-    {
-        using var value = right.ToScalar();
-        return left.mul(value);
-    }
+    public static Tensor Times(this Tensor left, long right) => Holding(right.ToScalar(), left.mul);
 
     /// <summary><c>left *= right</c> in place.</summary>
-    public static Tensor TimesInPlace(this Tensor left, double right)
-    {
-        using var value = right.ToScalar();
-        return left.mul_(value);
-    }
+    public static Tensor TimesInPlace(this Tensor left, double right) => Holding(right.ToScalar(), left.mul_);
 
     /// <summary><c>left / right</c>.</summary>
-    public static Tensor DividedBy(this Tensor left, double right)
-    {
-        using var value = right.ToScalar();
-        return left.div(value);
-    }
+    public static Tensor DividedBy(this Tensor left, double right) => Holding(right.ToScalar(), value => left.div(value));
 
     /// <summary><c>left / right</c> with an integer Scalar (as TorchSharp's operator with an integer: true division).</summary>
-    public static Tensor DividedBy(this Tensor left, long right)
-    {
-        using var value = right.ToScalar();
-        return left.div(value);
-    }
+    public static Tensor DividedBy(this Tensor left, long right) => Holding(right.ToScalar(), value => left.div(value));
 
     /// <summary><c>t * t</c> as TorchSharp's <c>square()</c> computes it: <c>pow(2)</c>.</summary>
-    public static Tensor Squared(this Tensor t)
-    {
-        using var two = 2.ToScalar();
-        return t.pow(two);
-    }
+    public static Tensor Squared(this Tensor t) => Holding(2.ToScalar(), two => t.pow(two));
 
     /// <summary><c>t.clamp_min(min)</c>.</summary>
-    public static Tensor AtLeast(this Tensor t, double min)
-    {
-        using var low = min.ToScalar();
-        return t.clamp_min(low);
-    }
+    public static Tensor AtLeast(this Tensor t, double min) => Holding(min.ToScalar(), low => t.clamp_min(low));
 
     /// <summary><c>t.clamp_max(max)</c>.</summary>
-    public static Tensor AtMost(this Tensor t, double max)
-    {
-        using var high = max.ToScalar();
-        return t.clamp_max(high);
-    }
-
-    /// <summary><c>t.clamp(min, max)</c> with integer bounds (integer tensors stay integer).</summary>
-    public static Tensor Clamped(this Tensor t, long min, long max)
-    {
-        using var low = min.ToScalar();
-        using var high = max.ToScalar();
-        return t.clamp(low, high);
-    }
+    public static Tensor AtMost(this Tensor t, double max) => Holding(max.ToScalar(), high => t.clamp_max(high));
 
     /// <summary><c>t.clamp(min, max)</c>.</summary>
-    public static Tensor Clamped(this Tensor t, double min, double max)
+    public static Tensor Clamped(this Tensor t, double min, double max) =>
+        Holding(min.ToScalar(), low => Holding(max.ToScalar(), high => t.clamp(low, high)));
+
+    /// <summary><c>t.clamp(min, max)</c> with integer bounds (integer tensors stay integer).</summary>
+    public static Tensor Clamped(this Tensor t, long min, long max) =>
+        Holding(min.ToScalar(), low => Holding(max.ToScalar(), high => t.clamp(low, high)));
+
+    /// <summary>Runs <paramref name="operation"/> with <paramref name="value"/> and disposes it only after it has returned.</summary>
+    private static Tensor Holding(Scalar value, Func<Scalar, Tensor> operation)
     {
-        using var low = min.ToScalar();
-        using var high = max.ToScalar();
-        return t.clamp(low, high);
+        using (value) return operation(value);
     }
 }

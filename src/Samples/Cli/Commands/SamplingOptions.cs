@@ -9,7 +9,7 @@ internal sealed class SamplingOptions
     private const string SamplerHelp = "DpmSolverPlusPlus, DpmSolver, EulerMaruyama or Ddim.";
     private const string StepsHelp = "Sampler steps (model evaluations for DPM-Solver).";
     private const string GuidanceHelp = "Classifier-free guidance as the U-ViT paper's extra weight s (eps_c + s (eps_c - eps_u)); diffusers' scale = 1 + s.";
-    private const string DdimEtaHelp = "DDIM's eta (Ddim only): 0 is deterministic, 1 adds fresh noise each step as DDPM does, which cleans up what a briefly trained model leaves.";
+    private const string DdimEtaHelp = "DDIM's eta (Ddim only): 0 is deterministic, 1 adds fresh noise each step and ends on the noise-free prediction as DDPM does, which cleans up what a briefly trained model leaves.";
     private const string ModelDefault = " (default: the model's)";
     private readonly Option<SamplerKind> _sampler;
     private readonly Option<int> _steps;
