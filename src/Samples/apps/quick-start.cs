@@ -32,12 +32,12 @@ Console.WriteLine($"{digits.Count} digits of {digits.Height}x{digits.Width}, {di
 
 // 2. The trainer. Defaults: a small U-ViT sized to the images (width 128, depth 6, patch 7 -> 16 tokens), the short-run
 //    recipe (lr 1e-3, 100 warm-up steps, EMA 0.999 with warm-up, 10% label dropout for guidance, Min-SNR loss weighting).
-//    Sampling: DDIM with eta 1 (fresh noise every step cleans up what a short run leaves), 50 steps, guidance s = 2.
+//    Sampling: DDIM with eta 2 (fresh noise every step, twice DDPM's, cleans up what a short run leaves), 50 steps, guidance s = 1.
 var trainer = mlContext.Diffusion().Trainers.UViT(new UViTTrainerOptions
 {
     MaxSteps = steps,
     BatchSize = 64,
-    Sampling = new SamplerSettings { Sampler = SamplerKind.Ddim, DdimEta = 1, Steps = 50, GuidanceScale = 2.0 },
+    Sampling = new SamplerSettings { Sampler = SamplerKind.Ddim, DdimEta = 2, Steps = 50, GuidanceScale = 1.0 },
     ReportInterval = Math.Max(1, steps / 10),
     Progress = new SynchronousProgress<TrainingProgress>(p => Console.WriteLine($"step {p.Step,5}/{p.TotalSteps}  loss {p.Loss:F4}  {p.Elapsed:mm\\:ss}")),
 });

@@ -102,12 +102,12 @@ public sealed class CliReliabilityTests
         Assert.IsNull(generator.NullClass, log);
         Assert.AreEqual(2, generator.Config.NumClasses, "two classes and no null class");
         Assert.AreEqual(SamplerKind.Ddim, transformer.Settings.Sampler, "train's default sampler is saved in the model");
-        Assert.AreEqual(1.0, transformer.Settings.DdimEta, "train's default DDIM eta is saved in the model");
+        Assert.AreEqual(2.0, transformer.Settings.DdimEta, "train's default DDIM eta is saved in the model");
         (model as IDisposable)?.Dispose();
         string zip = Path.Combine(output, "model.zip");
         (exit, log) = CliProcess.Run("sample", zip, "--count", "1", "--sample-steps", "1", "-o", Path.Combine(root, "saved.png"));
         Assert.AreEqual(0, exit, log);
-        StringAssert.Contains(log, "Ddim (eta 1), 1 steps", "without --ddim-eta the model's saved eta applies");
+        StringAssert.Contains(log, "Ddim (eta 2), 1 steps", "without --ddim-eta the model's saved eta applies");
         (exit, log) = CliProcess.Run("sample", zip, "--count", "1", "--sample-steps", "1", "--ddim-eta", "0.5", "-o", Path.Combine(root, "eta.png"));
         Assert.AreEqual(0, exit, log);
         StringAssert.Contains(log, "Ddim (eta 0.5), 1 steps", log);
