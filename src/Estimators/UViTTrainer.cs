@@ -105,11 +105,12 @@ public sealed class UViTTrainer : IEstimator<UViTGenerationTransformer>
         {
             MaxConsecutiveSkippedSteps = _options.MaxConsecutiveSkippedSteps,
             TotalSteps = totalSteps,
+            Workers = _options.TrainingWorkers ?? UViTTrainingSession.DefaultWorkers(device),
         };
         string condition = contexts is not null ? $"{contexts.CaptionCount} text contexts [{contexts.Tokens}, {contexts.Width}]" : $"{data.ClassCount} classes";
         channel.Info(MessageSensitivity.None, $"U-ViT: {data.Count} images {data.Channels}x{data.Size}x{data.Size}, {condition}; " +
                                              $"network D {config.EmbedDim}, depth {config.Depth}, patch {config.PatchSize}, {network.ParameterCount:N0} parameters; " +
-                                             $"{(network.UseFusedAttention ? "fused" : "plain")} attention, {recipe.Schedule}, lr {recipe.LearningRate}, batch {_options.BatchSize}, device {device}, {TorchSharp.torch.get_num_threads()} threads; " +
+                                             $"{(network.UseFusedAttention ? "fused" : "plain")} attention, {recipe.Schedule}, lr {recipe.LearningRate}, batch {_options.BatchSize}, device {device}, {TorchSharp.torch.get_num_threads()} threads, {session.Workers} training worker{(session.Workers == 1 ? "" : "s")}; " +
                                              $"data {(data is StoredTrainingData || contexts is StoredTrainingContexts ? "in a training store on disk" : "in memory")}.");
 
         string? checkpoint = _options.CheckpointDirectory is null ? null : Path.Combine(_options.CheckpointDirectory, CheckpointFile);

@@ -103,6 +103,12 @@ public sealed class UViTTrainerOptions
     public bool Resume { get; set; } = true;
     /// <summary>Resume even when the checkpoint was written with another data count, batch size or recipe (refused by default).</summary>
     public bool ResumeDespiteMismatch { get; set; }
+    /// <summary>
+    /// Threads that compute each step's gradients at once on slices of the batch, with their own share of the libtorch
+    /// threads (CPU only; see <see cref="UViTTrainingSession.Workers"/>). Null (default): 2 on a CPU with at least 2 libtorch
+    /// threads, else 1. A run is repeatable for a given count; another count draws its noise differently.
+    /// </summary>
+    public int? TrainingWorkers { get; set; }
     /// <summary>Steps in a row with a non-finite loss or gradient (each skipped) after which Fit stops with a TrainingDivergedException.</summary>
     public int MaxConsecutiveSkippedSteps { get; set; } = 5;
 

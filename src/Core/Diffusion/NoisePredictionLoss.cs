@@ -61,18 +61,44 @@ public sealed class NoisePredictionLoss
     public Tensor Compute(TrainingNoisePredictor model, Tensor x0, Tensor? labels = null, Tensor? context = null, Tensor? emptyContext = null, Generator? generator = null)
     {
         using var scope = NewDisposeScope();
+        var batch = Noise(x0, labels, context, emptyContext, generator);
+        return Loss(model, batch).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>
+    /// Every random draw of the loss for one batch, made now: noise levels, noise, noisy inputs, dropped conditions and the
+    /// Min-SNR weights. <see cref="Loss"/> then needs no generator, so several batches drawn in a fixed order can be
+    /// evaluated at once on different threads and still give the same numbers on every run.
+    /// </summary>
+    /// <returns>The batch's tensors, in the caller's dispose scope.</returns>
+    public NoisedBatch Noise(Tensor x0, Tensor? labels = null, Tensor? context = null, Tensor? emptyContext = null, Generator? generator = null)
+    {
+        using var scope = NewDisposeScope();
         long b = x0.shape[0];
         using var level = TrainingNoiseLevel.Draw(_schedule, b, x0.device, generator);
         var eps = randn(x0.shape, dtype: x0.dtype, generator: generator).to(x0.device);            // [B, C, H, W]
         var xt = (Expand(level.Alpha, x0) * x0).Plus(Expand(level.Sigma, x0) * eps);             // [B, C, H, W]
         var (y, c) = DropConditions(labels, context, emptyContext, b, x0.device, generator);
-        var predicted = model(xt, level.NetworkTime, y, c);                                        // [B, C, H, W]
-        var perSample = (eps - predicted).Squared().flatten(1).mean([1]);                          // [B] mean over C, H, W
+        Tensor? weights = null;
         if (MinSnrGamma is double gamma)
         {
             var snr = level.Alpha.Squared() / level.Sigma.Squared();                               // [B]
-            perSample = perSample * (snr.AtMost(gamma) / snr).to(perSample.dtype);                 // [B]
+            weights = snr.AtMost(gamma) / snr;                                                      // [B]
         }
+        var networkTime = level.NetworkTime.alias();                                               // [B] (the level is disposed here)
+        var batch = new NoisedBatch(xt, networkTime, y, c, eps, weights);
+        scope.MoveToOuter(batch.Tensors());
+        return batch;
+    }
+
+    /// <summary>The loss of <paramref name="model"/> on a batch drawn by <see cref="Noise"/> (no random draws).</summary>
+    /// <returns>[] scalar loss (keeps the autograd graph).</returns>
+    public static Tensor Loss(TrainingNoisePredictor model, NoisedBatch batch)
+    {
+        using var scope = NewDisposeScope();
+        var predicted = model(batch.NoisyInput, batch.NetworkTime, batch.Labels, batch.Context);  // [B, C, H, W]
+        var perSample = (batch.Noise - predicted).Squared().flatten(1).mean([1]);                  // [B] mean over C, H, W
+        if (batch.MinSnrWeights is { } weights) perSample = perSample * weights.to(perSample.dtype);  // [B]
         return perSample.mean().MoveToOuterDisposeScope();                                         // []
     }
 

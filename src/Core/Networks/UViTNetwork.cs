@@ -180,7 +180,7 @@ public sealed class UViTNetwork : Module
         tokens = decoder_pred.forward(norm.forward(tokens));                                      // [B, L, P*P*C]
         var patchTokens = tokens[.., Config.ExtraTokens..];                                       // [B, N, P*P*C]
         var image = Unpatchify(patchTokens, Config);                                              // [B, C, H, W]
-        if (final_layer is not null) image = final_layer.forward(image);                          // [B, C, H, W]
+        if (final_layer is not null) image = GradientSafeConvolution.Apply(final_layer, image);   // [B, C, H, W]
         return image.MoveToOuterDisposeScope();
     }
 

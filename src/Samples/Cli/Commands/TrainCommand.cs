@@ -37,6 +37,7 @@ internal static class TrainCommand
         var sampling = CreateSamplingOptions();
         var perClass = new Option<int>("--per-class") { Description = "Samples per class in the grid.", DefaultValueFactory = _ => 10 };
         var threads = new Option<int?>("--threads") { Description = "libtorch CPU threads (default: all cores)." };
+        var workers = new Option<int?>("--workers") { Description = "Threads that compute each step's gradients at once on slices of the batch, sharing the libtorch threads (CPU only; default: 2 with 2 or more threads, else 1)." };
         var schedule = new Option<NoiseScheduleKind?>("--schedule") { Description = "ContinuousVP or DiscreteSD (default: the short-run recipe's)." };
         var learningRate = new Option<double?>("--learning-rate") { Description = "Peak learning rate (default: the short-run recipe's)." };
         var minSnr = new Option<double?>("--min-snr-gamma") { Description = "Weight each sample's loss by min(SNR, gamma) / SNR (Min-SNR weighting; default: the short-run recipe's)." };
@@ -52,13 +53,13 @@ internal static class TrainCommand
 
         var command = new Command("train", "Train a class-conditional U-ViT through the ML.NET pipeline, save model.zip, reload it and write a sample grid.")
         {
-            data, size, grayscale, steps, minutes, batch, output, device, seed, resume, force, checkpointEvery, perClass, threads, schedule, learningRate, minSnr, emaRate, cosine, guidanceDropout, width, depth, patch, timeConditioning, attention, dataStore,
+            data, size, grayscale, steps, minutes, batch, output, device, seed, resume, force, checkpointEvery, perClass, threads, workers, schedule, learningRate, minSnr, emaRate, cosine, guidanceDropout, width, depth, patch, timeConditioning, attention, dataStore,
         };
         sampling.AddTo(command);
         command.SetAction(parse => CliErrors.Run(() =>
         {
             TrainSettings.Check(parse.GetValue(steps), parse.GetValue(batch), parse.GetValue(minutes), parse.GetValue(threads),
-                                parse.GetValue(checkpointEvery), parse.GetValue(perClass), parse.GetValue(size));
+                                parse.GetValue(checkpointEvery), parse.GetValue(perClass), parse.GetValue(size), parse.GetValue(workers));
             var samplingSettings = sampling.Read(parse);
             samplingSettings.Validate(parse.GetValue(schedule) ?? UViTTrainerOptions.ShortRunRecipe.Schedule);
             string outputFolder = Path.GetFullPath(parse.GetValue(output)!);
@@ -88,6 +89,7 @@ internal static class TrainCommand
                 Resume = parse.GetValue(resume),
                 Sampling = samplingSettings,
                 Attention = parse.GetValue(attention),
+                TrainingWorkers = parse.GetValue(workers),
                 ReportInterval = 10,
                 Progress = new SynchronousProgress<TrainingProgress>(p => { bar.Update(p.Step, p.TotalSteps, $"loss {p.Loss:F4}"); losses.Add(p); }),
                 CancellationToken = cancel.Token,

@@ -4,7 +4,7 @@ namespace UViT.MLNet.Cli.Commands;
 internal static class TrainSettings
 {
     /// <summary>Throws an <see cref="ArgumentException"/> naming the first option out of range.</summary>
-    public static void Check(int steps, int batch, double? minutes, int? threads, int checkpointEvery, int perClass, int imageSize)
+    public static void Check(int steps, int batch, double? minutes, int? threads, int checkpointEvery, int perClass, int imageSize, int? workers = null)
     {
         Require(steps >= 1, $"--steps must be at least 1; got {steps}.");
         Require(batch >= 1, $"--batch-size must be at least 1; got {batch}.");
@@ -13,6 +13,7 @@ internal static class TrainSettings
         Require(checkpointEvery >= 1, $"--checkpoint-every must be at least 1; got {checkpointEvery}.");
         Require(perClass >= 1, $"--per-class must be at least 1; got {perClass}.");
         Require(imageSize is >= 2 and <= 4096, $"--image-size must lie in [2, 4096]; got {imageSize}.");
+        Require(workers is null or >= 1, $"--workers must be at least 1; got {workers}.");
     }
 
     /// <summary>
