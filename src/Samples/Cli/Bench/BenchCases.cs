@@ -119,18 +119,8 @@ internal static class BenchCases
             using (mlContext.Diffusion().Trainers.UViT(options).Fit(view)) { }
             return clock.Elapsed.TotalSeconds;
         }
-        double Bare(int n)
-        {
-            var clock = Stopwatch.StartNew();
-            using var session = new UViTTrainingSession(new UViTNetwork(config, seed: 0) { UseFusedAttention = false }, UViTTrainerOptions.ShortRunRecipe, 0, digits.ClassCount);
-            for (int step = 0; step < n; step++)
-            {
-                using var scope = NewDisposeScope();
-                long from = step * (long)batch % (digits.Count - batch);
-                session.TrainStep(images.slice(0, from, from + batch, 1), labels.slice(0, from, from + batch, 1));
-            }
-            return clock.Elapsed.TotalSeconds;
-        }
+        int workers = UViTTrainingSession.DefaultWorkers(CPU);                         // what the trainer uses, so the two sides match
+        double Bare(int n) => BareTraining(images, labels, config, digits.ClassCount, batch, n, workers);
 
         ThroughMLNet(1);
         Bare(1);
@@ -156,9 +146,54 @@ internal static class BenchCases
             ["bare_seconds"] = bare.ToJson(2), ["mlnet_seconds"] = new Spread(mlnetSeconds).ToJson(2),
             ["end_to_end_overhead_percent"] = endToEnd.ToJson(2),
         };
-        var train = new Dictionary<string, object> { ["case"] = "mnist_train", ["batch"] = batch, ["steps_per_run"] = steps, ["runs"] = pairs };
+        var train = new Dictionary<string, object> { ["case"] = "mnist_train", ["batch"] = batch, ["workers"] = workers, ["steps_per_run"] = steps, ["runs"] = pairs };
         AddTiming(train, bare, gemm.Readings, 3 * config.ForwardGflops * batch * steps, steps, "steps_per_second");
         return (pipeline, train);
+    }
+
+    /// <summary>Seconds of <paramref name="steps"/> bare <see cref="UViTTrainingSession"/> steps of the MNIST default network on <paramref name="workers"/> training workers.</summary>
+    private static double BareTraining(Tensor images, Tensor labels, UViTConfig config, int classes, int batch, int steps, int workers)
+    {
+        var clock = Stopwatch.StartNew();
+        using var session = new UViTTrainingSession(new UViTNetwork(config, seed: 0) { UseFusedAttention = false }, UViTTrainerOptions.ShortRunRecipe, 0, classes) { Workers = workers };
+        for (int step = 0; step < steps; step++)
+        {
+            using var scope = NewDisposeScope();
+            long from = step * (long)batch % (images.shape[0] - batch);
+            session.TrainStep(images.slice(0, from, from + batch, 1), labels.slice(0, from, from + batch, 1));
+        }
+        return clock.Elapsed.TotalSeconds;
+    }
+
+    /// <summary>
+    /// Training workers against none: <paramref name="pairs"/> alternating pairs of <paramref name="steps"/>-step bare runs of
+    /// the MNIST default network (batch <paramref name="batch"/>), one thread with every libtorch thread against
+    /// <paramref name="workers"/> workers sharing them. Reports both sides and the per-pair ratio (workers / one thread).
+    /// </summary>
+    public static Dictionary<string, object> MnistTrainWorkers(IdxImageDataset digits, int steps, int batch, int pairs, int workers)
+    {
+        using var images = tensor(digits.Pixels.Select(p => p / 127.5f - 1).ToArray(), [digits.Count, 1, digits.Height, digits.Width]);
+        using var labels = tensor(digits.Labels.Select(l => (long)l).ToArray());
+        var config = UViTTrainerOptions.DefaultNetwork(1, digits.Height, digits.ClassCount + 1);
+        double Run(int w) => BareTraining(images, labels, config, digits.ClassCount, batch, steps, w);
+        Run(1);
+        Run(workers);
+        var one = new List<double>();
+        var many = new List<double>();
+        for (int i = 0; i < pairs; i++)
+        {
+            // alternate which goes first, so that a drift in the machine's speed does not favour one side
+            if (i % 2 == 0) { one.Add(Run(1)); many.Add(Run(workers)); }
+            else { many.Add(Run(workers)); one.Add(Run(1)); }
+        }
+        return new()
+        {
+            ["case"] = "mnist_train_workers", ["batch"] = batch, ["steps_per_run"] = steps, ["pairs"] = pairs, ["workers"] = workers,
+            ["libtorch_threads"] = get_num_threads(),
+            ["one_thread_steps_per_second"] = new Spread(one.Select(t => steps / t)).ToJson(2),
+            ["workers_steps_per_second"] = new Spread(many.Select(t => steps / t)).ToJson(2),
+            ["time_ratio_workers_to_one_thread"] = new Spread(many.Zip(one, (m, o) => m / o)).ToJson(3),
+        };
     }
 
     /// <summary>Resident memory and live tensors over a long run of a small model: growth after warm-up should be ~0.</summary>

@@ -8,11 +8,11 @@ namespace UViT.MLNet.Cli.Commands;
 /// <summary><c>uvit bench</c>: the fixed benchmark cases, one JSON line each (docs/benchmarks.md).</summary>
 internal static class BenchCommand
 {
-    private static readonly string[] DefaultCases = ["matmul", "train", "sample", "pipeline", "mnist_generate", "memory"];
+    private static readonly string[] DefaultCases = ["matmul", "train", "sample", "pipeline", "workers", "mnist_generate", "memory"];
 
     public static Command Create()
     {
-        var cases = new Option<string[]>("--cases") { Description = "Any of: matmul, train, sample, pipeline (also prints mnist_train), mnist_generate, memory; contention, soak and store (store_fit is its child run) are not in the default set.", DefaultValueFactory = _ => DefaultCases, AllowMultipleArgumentsPerToken = true };
+        var cases = new Option<string[]>("--cases") { Description = "Any of: matmul, train, sample, pipeline (also prints mnist_train), workers (training workers against one thread), mnist_generate, memory; contention, soak and store (store_fit is its child run) are not in the default set.", DefaultValueFactory = _ => DefaultCases, AllowMultipleArgumentsPerToken = true };
         var soakCycles = new Option<int>("--soak-cycles") { Description = "Cycles of the soak case (train, checkpoint, reload, model zip, reload, generate).", DefaultValueFactory = _ => 50 };
         var soakSteps = new Option<int>("--soak-steps") { Description = "Training steps per soak cycle (2: churn of checkpoints and model files; a few hundred: what a training run that checkpoints and previews sees).", DefaultValueFactory = _ => 2 };
         var soakMinutes = new Option<double?>("--minutes") { Description = "Run the soak case for this many minutes instead of --soak-cycles cycles, printing a soak_progress line every minute." };
@@ -60,6 +60,9 @@ internal static class BenchCommand
                 Emit(pipeline);
                 Emit(mnistTrain);
             }
+            if (wanted.Contains("workers"))
+                Emit(BenchCases.MnistTrainWorkers(ShippedMnist.Read(2000), Positive(parse.GetValue(pipelineSteps), "--pipeline-steps"), batch: 64,
+                                                  Positive(parse.GetValue(pipelinePairs), "--pipeline-pairs"), workers: 2));
             if (wanted.Contains("mnist_generate")) Emit(BenchCases.MnistGenerate(Positive(parse.GetValue(generateBatch), "--generate-batch"), Positive(parse.GetValue(generateRuns), "--generate-runs"), gemm, onDevice, weightsType));
             if (wanted.Contains("memory")) Emit(BenchCases.Memory(parse.GetValue(memorySteps), batch: 32));
             if (wanted.Contains("contention")) Emit(Contention.Run(parse.GetValue(generateBatch), Positive(parse.GetValue(generateRuns), "--generate-runs"), parse.GetValue(unprotectedPair)));
