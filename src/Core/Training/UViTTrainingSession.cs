@@ -51,7 +51,7 @@ public sealed class UViTTrainingSession : IDisposable
     /// every libtorch thread). With W workers each batch is split into W x <see cref="TrainingRecipe.GradientAccumulationSteps"/>
     /// micro-batches whose noise is drawn in order before any runs, and the gradients are summed in worker order, so a run is
     /// repeatable for a given W; runs with different W draw their noise per micro-batch and so differ. Small networks train
-    /// faster this way (the MNIST default: see docs/benchmarks.md); each worker past the first keeps a copy of the weights and
+    /// a little faster this way (the MNIST default: see docs/benchmarks.md); each worker past the first keeps a copy of the weights and
     /// their gradients.
     /// </summary>
     /// <exception cref="ArgumentOutOfRangeException">Less than 1.</exception>
@@ -70,7 +70,8 @@ public sealed class UViTTrainingSession : IDisposable
 
     /// <summary>
     /// The workers a run on <paramref name="device"/> uses unless told otherwise: 2 on a CPU with at least 2 libtorch threads
-    /// (each worker then gets half of them), else 1. Measured on 2 cores: the MNIST default trains about a quarter faster.
+    /// (each worker then gets half of them), else 1. Measured on 2 cores (docs/benchmarks.md): the MNIST default trains a
+    /// few percent faster, its workers waiting on no OpenMP team.
     /// </summary>
     public static int DefaultWorkers(Device device) => device.type == DeviceType.CPU && get_num_threads() >= 2 ? 2 : 1;
 
