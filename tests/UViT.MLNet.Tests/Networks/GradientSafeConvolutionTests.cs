@@ -12,15 +12,6 @@ namespace UViT.MLNet.Tests.Networks;
 [TestClass]
 public sealed class GradientSafeConvolutionTests
 {
-    /// <summary>Runs <paramref name="action"/> at one libtorch thread, where the conv2d bug showed every time, then restores the count.</summary>
-    private static void AtOneThread(Action action)
-    {
-        int threads = get_num_threads();
-        set_num_threads(1);
-        try { action(); }
-        finally { set_num_threads(threads); }
-    }
-
     private static double RelativeError(Tensor actual, Tensor expected)
     {
         using var scope = NewDisposeScope();
@@ -54,7 +45,7 @@ public sealed class GradientSafeConvolutionTests
     [TestMethod]
     public void UnfoldedConvolutionGivesConv2dsOutputsAndFloat64sGradients()
     {
-        AtOneThread(() =>
+        using (new SingleThread())
         {
             using var generator = new Generator(4);
             var x = randn([4, 3, 8, 8], generator: generator);                                            // [B, C, H, W]
@@ -74,7 +65,7 @@ public sealed class GradientSafeConvolutionTests
             Assert.IsTrue(RelativeError(input.grad!, x64.grad!) < 1e-5, $"input gradient off by {RelativeError(input.grad!, x64.grad!):E2}");
             Assert.IsTrue(RelativeError(weight.grad!, weight64.grad!) < 1e-5, "weight gradient");
             Assert.IsTrue(RelativeError(bias.grad!, bias64.grad!) < 1e-5, "bias gradient");
-        });
+        }
     }
 
     [TestMethod]
@@ -92,7 +83,7 @@ public sealed class GradientSafeConvolutionTests
     {
         // The output conv is last, so a wrong input gradient there reaches every other parameter.
         var config = new UViTConfig { ImageSize = 8, PatchSize = 2, InChannels = 2, EmbedDim = 32, Depth = 2, NumHeads = 2, NumClasses = 3, Conv = true };
-        AtOneThread(() =>
+        using (new SingleThread())
         {
             using var network = new UViTNetwork(config, seed: 6);
             using var network64 = new UViTNetwork(config, dtype: ScalarType.Float64, seed: 6);
@@ -113,6 +104,6 @@ public sealed class GradientSafeConvolutionTests
                 double error = RelativeError(parameter.grad!, expected[name]);
                 Assert.IsTrue(error < 1e-3, $"'{name}': gradient off by {error:E2} of its largest float64 value");
             }
-        });
+        }
     }
 }

@@ -23,15 +23,6 @@ public sealed class TrainingWorkersTests
     private static (Tensor X, Tensor Y) Batch(int size, Generator generator) =>
         (rand([size, 1, 8, 8], generator: generator).mul(2).sub(1), randint(0, 3, [size], dtype: ScalarType.Int64, generator: generator));
 
-    /// <summary>Runs <paramref name="action"/> with this thread at one libtorch thread (the workers' share of one), then restores it.</summary>
-    private static void WithOneLibTorchThread(Action action)
-    {
-        int threads = get_num_threads();
-        set_num_threads(1);
-        try { action(); }
-        finally { set_num_threads(threads); }
-    }
-
     private static void AssertSameWeights(UViTTrainingSession expected, UViTTrainingSession actual, string what)
     {
         foreach (var (network, name) in new[] { (expected.Network, "raw"), (expected.EmaNetwork, "EMA") })
@@ -45,7 +36,7 @@ public sealed class TrainingWorkersTests
     [TestMethod]
     public void TwoWorkersTrainAsOneThreadRunningTheSameTwoMicroBatchesInOrder()
     {
-        WithOneLibTorchThread(() =>
+        using (new SingleThread())
         {
             using var inOrder = NewSession(Recipe with { GradientAccumulationSteps = 2 }, workers: 1);
             using var parallel = NewSession(Recipe, workers: 2);
@@ -58,7 +49,7 @@ public sealed class TrainingWorkersTests
             }
             Assert.AreEqual(3, parallel.Step);
             AssertSameWeights(inOrder, parallel, "after 3 steps");
-        });
+        }
     }
 
     [TestMethod]
@@ -66,7 +57,7 @@ public sealed class TrainingWorkersTests
     {
         // 2 workers x 2 accumulation steps = 4 micro-batches, summed per worker first: not the same additions as in order,
         // so equal within float rounding rather than bit for bit; a skipped or doubled micro-batch would be far off.
-        WithOneLibTorchThread(() =>
+        using (new SingleThread())
         {
             using var inOrder = NewSession(Recipe with { GradientAccumulationSteps = 4 }, workers: 1);
             using var parallel = NewSession(Recipe with { GradientAccumulationSteps = 2 }, workers: 2);
@@ -78,7 +69,7 @@ public sealed class TrainingWorkersTests
             foreach (var (key, value) in parallel.Network.state_dict())
                 largest = Math.Max(largest, value.sub(expected[key]).abs().max().item<float>());
             Assert.IsTrue(largest < 1e-6, $"weights differ by up to {largest} after one step at lr 1e-3");
-        });
+        }
     }
 
     [TestMethod]
