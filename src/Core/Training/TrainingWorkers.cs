@@ -1,7 +1,7 @@
 // Data parallelism inside one process, for CPUs. A small U-ViT's matrices (the MNIST default's are 1,152 x 128) are too
 // small for libtorch's OpenMP threads: every operation forks and joins them, and they sleep and wake in between. Worker
 // threads that each run whole micro-batches with their own libtorch threads keep the cores busy without that traffic
-// (docs/benchmarks.md, "training workers"). Each worker but the first back-propagates into its own replica of the network,
+// (docs/benchmarks.md, "training workers": a few percent faster on 2 cores). Each worker but the first back-propagates into its own replica of the network,
 // so no two threads accumulate into one gradient; the gradients are then summed in worker order, and the result does not
 // depend on which thread finishes first.
 using System.Runtime.ExceptionServices;
@@ -31,14 +31,11 @@ internal sealed class TrainingWorkers : IDisposable
     private IReadOnlyList<(NoisedBatch Batch, double Weight)> _work = [];
     private volatile bool _stopping;
 
-    /// <summary>Number of workers.</summary>
-    public int Count => _threads.Length;
-
     /// <summary>Live TorchSharp tensors each worker thread holds after its last job (flat from step to step: nothing leaks).</summary>
     internal long[] LiveTensors { get; }
 
     /// <summary>libtorch CPU threads each worker uses.</summary>
-    public int ThreadsPerWorker { get; }
+    private int ThreadsPerWorker { get; }
 
     /// <param name="network">The network being trained; worker 0 back-propagates into it directly.</param>
     /// <param name="workers">Number of worker threads (at least 2).</param>
