@@ -2,7 +2,7 @@
 // the model zip, load it back in a fresh MLContext and write a grid with every digit (one row per digit).
 //
 //   dotnet run quick-start.cs                     # 100 steps: the pipeline end to end in about a minute; samples are noise
-//   dotnet run quick-start.cs -- --steps 3500     # the real run: clean digits, about 8.5 minutes on 2 idle CPU cores
+//   dotnet run quick-start.cs -- --steps 3000     # the real run: clean digits, about 7.5 minutes on 2 idle CPU cores
 //   dotnet run quick-start.cs -- --output DIR     # where model.zip and the PNGs go (default: outputs/quick-start)
 //
 // The notebook ../notebooks/01-quick-start.ipynb walks through the same code cell by cell.

@@ -1,8 +1,10 @@
 // The U-ViT's output conv back-propagates the right gradient on the CPU (libtorch 2.10's float32 conv2d input gradient is
-// zeros or stale memory for batches of 2 or more on AVX-512 CPUs; GradientSafeConvolution works around it). Ground truth is
-// float64: central finite differences of the float64 convolution, and float64 copies of the networks.
+// zeros or stale memory for batches of 2 or more on AVX-512 CPUs; GradientSafeConvolution works around it), and the digit
+// judge's convs, which keep libtorch's conv2d, are not hit by it. Ground truth is float64: central finite differences of the
+// float64 convolution, and float64 copies of the networks.
 using TorchSharp;
 using TorchSharp.Modules;
+using UViT.MLNet.Core.Evaluation;
 using UViT.MLNet.Core.Networks;
 using UViT.MLNet.Tests.Support;
 using static TorchSharp.torch;
@@ -100,6 +102,36 @@ public sealed class GradientSafeConvolutionTests
             network64.forward(x.to(ScalarType.Float64), time, labels).pow(2).mean().backward();
             var expected = network64.named_parameters().ToDictionary(p => p.name, p => p.parameter.grad!);
             foreach (var (name, parameter) in network.named_parameters())
+            {
+                double error = RelativeError(parameter.grad!, expected[name]);
+                Assert.IsTrue(error < 1e-3, $"'{name}': gradient off by {error:E2} of its largest float64 value");
+            }
+        }
+    }
+
+    [TestMethod]
+    public void TheDigitJudgesPlainConvsBackPropagateTheRightGradient()
+    {
+        // The bug depends on the conv's shape: the judge's convs (1->32, 32->64, 64->64 channels) get the right input gradient
+        // from libtorch at one thread, where the U-ViT's output conv got zeros, so the judge trains with the plain conv2d.
+        using (new SingleThread())
+        {
+            using var scope = NewDisposeScope();
+            manual_seed(8);
+            using var judge = new DigitJudge();
+            using var judge64 = new DigitJudge();
+            judge64.to(ScalarType.Float64);
+            using (no_grad())
+            {
+                var target = judge64.state_dict();
+                foreach (var (key, value) in judge.state_dict()) target[key].copy_(value);
+            }
+            using var generator = new Generator(9);
+            var images = rand([64, 1, DigitJudge.ImageSize, DigitJudge.ImageSize], generator: generator).mul(255);   // [B, 1, 28, 28], B = the judge's training batch
+            judge.forward(images).pow(2).mean().backward();                       // eval mode: no dropout, running BatchNorm statistics
+            judge64.forward(images.to(ScalarType.Float64)).pow(2).mean().backward();
+            var expected = judge64.named_parameters().ToDictionary(p => p.name, p => p.parameter.grad!);
+            foreach (var (name, parameter) in judge.named_parameters())
             {
                 double error = RelativeError(parameter.grad!, expected[name]);
                 Assert.IsTrue(error < 1e-3, $"'{name}': gradient off by {error:E2} of its largest float64 value");

@@ -25,7 +25,7 @@ internal static class TrainCommand
         var data = new Option<string?>("--data") { Description = "A folder with one subfolder of images per class. Default: the 10,000 MNIST digits shipped in src/Samples/data/mnist." };
         var size = new Option<int>("--image-size") { Description = "Side images are resized to (folder data only).", DefaultValueFactory = _ => 32 };
         var grayscale = new Option<bool>("--grayscale") { Description = "Train on one channel (folder data only; MNIST is always grey)." };
-        var steps = new Option<int>("--steps") { Description = "Optimiser steps.", DefaultValueFactory = _ => 3500 };
+        var steps = new Option<int>("--steps") { Description = "Optimiser steps.", DefaultValueFactory = _ => 3000 };
         var minutes = new Option<double?>("--minutes") { Description = "Stop training after this many minutes (the model so far is kept)." };
         var batch = new Option<int>("--batch-size") { Description = "Images per step.", DefaultValueFactory = _ => 64 };
         var output = new Option<string>("--output", "-o") { Description = "Folder for model.zip, samples.png and the training checkpoint.", DefaultValueFactory = _ => "outputs" };
