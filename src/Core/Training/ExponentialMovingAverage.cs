@@ -31,8 +31,15 @@ public sealed class ExponentialMovingAverage
         foreach (var (key, value) in _source.state_dict()) target[key].copy_(value);
     }
 
-    /// <summary>The rate used at optimiser step <paramref name="step"/> (1-based): the recipe's rate, or min(rate, (1+n)/(10+n)) with warm-up.</summary>
-    public static double RateAt(long step, double rate, bool warmup) => warmup ? Math.Min(rate, (1.0 + step) / (10.0 + step)) : rate;
+    /// <summary>The usual warm-up offset k in min(rate, (1 + n) / (k + n)).</summary>
+    public const double DefaultWarmupOffset = 10;
+
+    /// <summary>
+    /// The rate used at optimiser step <paramref name="step"/> (1-based): the recipe's rate, or with warm-up
+    /// min(rate, (1 + n) / (k + n)) for the offset k = <paramref name="warmupOffset"/> (the average spans about the last n / (k - 1) steps).
+    /// </summary>
+    public static double RateAt(long step, double rate, bool warmup, double warmupOffset = DefaultWarmupOffset) =>
+        warmup ? Math.Min(rate, (1.0 + step) / (warmupOffset + step)) : rate;
 
     /// <summary>p_ema = rate p_ema + (1 - rate) p for every parameter (buffers are copied).</summary>
     public void Update(double rate)

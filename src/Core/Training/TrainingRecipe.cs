@@ -42,6 +42,14 @@ public sealed record TrainingRecipe
     /// (not in the official code, which trains for 300K+ steps; off by default to match it).
     /// </summary>
     public bool EmaWarmup { get; init; }
+    /// <summary>
+    /// The warm-up's offset k in min(rate, (1 + n) / (k + n)); null = <see cref="ExponentialMovingAverage.DefaultWarmupOffset"/>
+    /// (10). Then 1 - rate is about (k - 1) / n, so the average spans roughly the last n / (k - 1) steps: a smaller k averages
+    /// longer (k = 4: about a third of the run so far). Must exceed 1. Not written when null, so recipes saved before it
+    /// existed compare equal.
+    /// </summary>
+    [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)]
+    public double? EmaWarmupOffset { get; init; }
     /// <summary>Clip the global gradient norm to this value; null = no clipping (official).</summary>
     public double? GradientClipNorm { get; init; }
     /// <summary>Split each batch into this many micro-batches and accumulate their gradients (same result, less memory).</summary>
@@ -68,6 +76,7 @@ public sealed record TrainingRecipe
         Require(Beta1 is >= 0 and < 1 && Beta2 is >= 0 and < 1, $"Betas must lie in [0, 1); got ({Beta1}, {Beta2}).");
         Require(WarmupSteps >= 0, $"WarmupSteps must be >= 0; got {WarmupSteps}.");
         Require(EmaRate is >= 0 and <= 1, $"EmaRate must lie in [0, 1]; got {EmaRate}.");
+        Require(EmaWarmupOffset is null || (EmaWarmupOffset > 1 && double.IsFinite(EmaWarmupOffset.Value)), $"EmaWarmupOffset must be a finite number above 1 or null; got {EmaWarmupOffset}.");
         Require(GradientClipNorm is null or > 0, $"GradientClipNorm must be positive; got {GradientClipNorm}.");
         Require(GradientAccumulationSteps >= 1, $"GradientAccumulationSteps must be >= 1; got {GradientAccumulationSteps}.");
         Require(ConditionDropProbability is >= 0 and <= 1, $"ConditionDropProbability must lie in [0, 1]; got {ConditionDropProbability}.");

@@ -1,5 +1,6 @@
-// The training recipe: warm-up starts at lr 0, EMA starts as a copy, guidance dropout hits its rate, loss falls on a toy
-// distribution, a resumed run reproduces the uninterrupted one exactly, and a step leaks no tensors.
+// The training recipe: warm-up starts at lr 0, EMA starts as a copy and averages with the recipe's warm-up offset,
+// guidance dropout hits its rate, loss falls on a toy distribution, a resumed run reproduces the uninterrupted one exactly,
+// and a step leaks no tensors.
 using TorchSharp;
 using UViT.MLNet.Core.Generation;
 using UViT.MLNet.Core.Networks;
@@ -64,6 +65,42 @@ public sealed class TrainingSessionTests
         unbounded.TrainStep(x, y);
         Assert.AreEqual(peak / 2, bounded.NextLearningRate, 1e-15, "step 1 of 2");
         Assert.AreEqual(peak, unbounded.NextLearningRate, "without TotalSteps the rate stays at the peak");
+    }
+
+    [TestMethod]
+    public void EmaWarmupOffsetSetsHowLongTheAverageReaches()
+    {
+        // rate_n = min(rate, (1 + n) / (k + n)): k = 10 by default, capped by the recipe's rate, the rate itself without warm-up.
+        Assert.AreEqual(2.0 / 11, ExponentialMovingAverage.RateAt(1, 0.999, warmup: true), 1e-15);
+        Assert.AreEqual(3.0 / 6, ExponentialMovingAverage.RateAt(2, 0.999, warmup: true, warmupOffset: 4), 1e-15);
+        Assert.AreEqual(0.999, ExponentialMovingAverage.RateAt(100_000, 0.999, warmup: true, warmupOffset: 4), 1e-15);
+        Assert.AreEqual(0.999, ExponentialMovingAverage.RateAt(1, 0.999, warmup: false, warmupOffset: 4), 1e-15);
+
+        // The session averages with the recipe's offset: after one step from the copy, EMA = r * before + (1 - r) * after.
+        using var session = NewSession(new TrainingRecipe { WarmupSteps = 0, LearningRate = 1e-2, EmaRate = 0.999, EmaWarmup = true, EmaWarmupOffset = 3 });
+        var before = session.Network.state_dict().ToDictionary(kv => kv.Key, kv => kv.Value.clone());
+        using var generator = new Generator(4);
+        var (x, y) = ToyBatch(4, generator);
+        session.TrainStep(x, y);
+        double rate = 2.0 / 4;                                                               // (1 + 1) / (3 + 1)
+        var after = session.Network.state_dict();
+        int moved = 0;
+        foreach (var (name, _) in session.Network.named_parameters())
+        {
+            var expected = before[name] * rate + after[name] * (1 - rate);
+            Assert.IsTrue(allclose(session.EmaNetwork.state_dict()[name], expected, rtol: 1e-5, atol: 1e-7), $"EMA {name} is not the offset-3 average");
+            if (!Fixtures.Identical(before[name], after[name])) moved++;
+        }
+        Assert.IsGreaterThan(0, moved, "the step changed no parameter, so the average was not tested");
+    }
+
+    [TestMethod]
+    public void AnEmaWarmupOffsetOfOneOrLessIsRefusedByName()
+    {
+        var error = Assert.ThrowsExactly<ArgumentException>(() => new TrainingRecipe { EmaWarmupOffset = 1 }.Validate());
+        StringAssert.Contains(error.Message, "EmaWarmupOffset");
+        // Unset, it is not written, so the identity of runs saved before it existed is unchanged.
+        StringAssert.DoesNotMatch(System.Text.Json.JsonSerializer.Serialize(new TrainingRecipe()), new System.Text.RegularExpressions.Regex("EmaWarmupOffset"));
     }
 
     [TestMethod]

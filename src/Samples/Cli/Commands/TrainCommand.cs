@@ -43,6 +43,7 @@ internal static class TrainCommand
         var minSnr = new Option<double?>("--min-snr-gamma") { Description = "Weight each sample's loss by min(SNR, gamma) / SNR (Min-SNR weighting; default: the short-run recipe's)." };
         var cosine = new Option<bool>("--cosine-decay") { Description = "Decay the learning rate along a half cosine to 0 at the last step (default: constant after warm-up)." };
         var emaRate = new Option<double?>("--ema-rate") { Description = "EMA rate of the weights sampling uses (default: the short-run recipe's)." };
+        var emaWarmupOffset = new Option<double?>("--ema-warmup-offset") { Description = "k in the EMA warm-up min(rate, (1 + n) / (k + n)): the average spans about the last n / (k - 1) steps; above 1 (default: the short-run recipe's)." };
         var width = new Option<int?>("--width") { Description = "Network width D (default network only)." };
         var depth = new Option<int?>("--depth") { Description = "Network depth (default network only)." };
         var patch = new Option<int?>("--patch-size") { Description = "Patch size (default network only)." };
@@ -53,7 +54,7 @@ internal static class TrainCommand
 
         var command = new Command("train", "Train a class-conditional U-ViT through the ML.NET pipeline, save model.zip, reload it and write a sample grid.")
         {
-            data, size, grayscale, steps, minutes, batch, output, device, seed, resume, force, checkpointEvery, perClass, threads, workers, schedule, learningRate, minSnr, emaRate, cosine, guidanceDropout, width, depth, patch, timeConditioning, attention, dataStore,
+            data, size, grayscale, steps, minutes, batch, output, device, seed, resume, force, checkpointEvery, perClass, threads, workers, schedule, learningRate, minSnr, emaRate, emaWarmupOffset, cosine, guidanceDropout, width, depth, patch, timeConditioning, attention, dataStore,
         };
         sampling.AddTo(command);
         command.SetAction(parse => CliErrors.Run(() =>
@@ -99,6 +100,7 @@ internal static class TrainCommand
             if (parse.GetValue(learningRate) is double lr) recipe = recipe with { LearningRate = lr };
             if (parse.GetValue(minSnr) is double gamma) recipe = recipe with { MinSnrGamma = gamma };
             if (parse.GetValue(emaRate) is double rate) recipe = recipe with { EmaRate = rate };
+            if (parse.GetValue(emaWarmupOffset) is double offset) recipe = recipe with { EmaWarmupOffset = offset };
             if (parse.GetValue(cosine)) recipe = recipe with { CosineDecay = true };
             if (parse.GetValue(guidanceDropout) is double p) recipe = recipe with { ConditionDropProbability = p };
             options.Recipe = recipe;
