@@ -129,7 +129,9 @@ public sealed class UViTTrainerOptions
 
     /// <summary>
     /// A recipe for runs of minutes rather than days (the official warm-up of 5000 steps and EMA rate 0.9999 suit 300K-step
-    /// runs): lr 1e-3 with AdamW betas (0.9, 0.99), 100 warm-up steps, EMA 0.999 with warm-up, guidance dropout 0.1, gradient
+    /// runs): lr 1e-3 with AdamW betas (0.9, 0.99), 100 warm-up steps, EMA 0.999 with warm-up offset 20 (the average spans about
+    /// the last 5% of the steps; measured on MNIST at 3,000 steps over two seeds: 88.4% and 86.0% of unguided digits read as the
+    /// requested class against 87.8% and 83.2% with the usual offset 10, and 75.4% with 4), guidance dropout 0.1, gradient
     /// clipping at 1, the discrete Stable Diffusion schedule, which spends more of a short run on the low and middle noise
     /// levels than the continuous VP one (measured on MNIST at 4,000 steps: 84% vs 27% of digits read as the requested class),
     /// and Min-SNR weighting with gamma 1 (measured on MNIST at 3,000 steps: 99.2% against 45.6% unweighted; docs/short-runs.md).
@@ -137,6 +139,6 @@ public sealed class UViTTrainerOptions
     public static TrainingRecipe ShortRunRecipe => new()
     {
         LearningRate = 1e-3, Beta1 = 0.9, Beta2 = 0.99, WeightDecay = 0.03, WarmupSteps = 100, EmaRate = 0.999, EmaWarmup = true,
-        ConditionDropProbability = 0.1, GradientClipNorm = 1.0, BatchSize = 64, Schedule = NoiseScheduleKind.DiscreteSD, MinSnrGamma = 1,
+        EmaWarmupOffset = 20, ConditionDropProbability = 0.1, GradientClipNorm = 1.0, BatchSize = 64, Schedule = NoiseScheduleKind.DiscreteSD, MinSnrGamma = 1,
     };
 }
