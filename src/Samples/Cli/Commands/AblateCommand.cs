@@ -118,7 +118,7 @@ internal static class AblateCommand
         var recipe = UViTTrainerOptions.ShortRunRecipe;
         return Invariant($"Measured by `uvit ablate` on the {Environment.ProcessorCount}-core machine it ran on ({elapsed:hh\\:mm\\:ss} so far): baseline = the default MNIST network ") +
                          Invariant($"(patch {baseline.PatchSize}, width {baseline.EmbedDim}, depth {baseline.Depth}, {baseline.NumHeads} heads); {steps} steps of batch {batch} with the short-run recipe ") +
-                         Invariant($"(lr {recipe.LearningRate}, {recipe.Schedule} schedule, {(recipe.MinSnrGamma is double gamma ? $"Min-SNR gamma {gamma}" : "unweighted loss")}, EMA {recipe.EmaRate}); seeds 0-{seeds - 1}; each run judged on {10 * perClass} digits ({perClass} per class) ") +
+                         Invariant($"(lr {recipe.LearningRate}, {recipe.Schedule} schedule, {(recipe.MinSnrGamma is double gamma ? $"Min-SNR gamma {gamma}" : "unweighted loss")}, EMA {recipe.EmaRate}{(recipe.EmaWarmup ? $" with warm-up offset {recipe.EmaWarmupOffset ?? Core.Training.ExponentialMovingAverage.DefaultWarmupOffset}" : "")}); seeds 0-{seeds - 1}; each run judged on {10 * perClass} digits ({perClass} per class) ") +
                          $"from {sampling.Summary}; feature distance = Frechet distance " +
                          Invariant($"of the digit judge's 128-d features against {10 * perClass} real held-out digits; floor = the same for {10 * perClass} other real digits. ") +
                          "Equal-compute variants train for baseline/variant forward FLOPs times the steps.";
