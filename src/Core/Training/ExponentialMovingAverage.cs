@@ -36,10 +36,11 @@ public sealed class ExponentialMovingAverage
 
     /// <summary>
     /// The rate used at optimiser step <paramref name="step"/> (1-based): the recipe's rate, or with warm-up
-    /// min(rate, (1 + n) / (k + n)) for the offset k = <paramref name="warmupOffset"/> (the average spans about the last n / (k - 1) steps).
+    /// min(rate, (1 + n) / (k + n)) for the offset k = <paramref name="warmupOffset"/>, null = <see cref="DefaultWarmupOffset"/>
+    /// (the average spans about the last n / (k - 1) steps).
     /// </summary>
-    public static double RateAt(long step, double rate, bool warmup, double warmupOffset = DefaultWarmupOffset) =>
-        warmup ? Math.Min(rate, (1.0 + step) / (warmupOffset + step)) : rate;
+    public static double RateAt(long step, double rate, bool warmup, double? warmupOffset = null) =>
+        warmup ? Math.Min(rate, (1.0 + step) / ((warmupOffset ?? DefaultWarmupOffset) + step)) : rate;
 
     /// <summary>p_ema = rate p_ema + (1 - rate) p for every parameter (buffers are copied).</summary>
     public void Update(double rate)

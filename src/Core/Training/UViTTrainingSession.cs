@@ -158,7 +158,7 @@ public sealed class UViTTrainingSession : IDisposable
         ConsecutiveSkippedSteps = 0;
         _optimizer.step();
         Step++;
-        _ema.Update(ExponentialMovingAverage.RateAt(Step, Recipe.EmaRate, Recipe.EmaWarmup, Recipe.EmaWarmupOffset ?? ExponentialMovingAverage.DefaultWarmupOffset));
+        _ema.Update(ExponentialMovingAverage.RateAt(Step, Recipe.EmaRate, Recipe.EmaWarmup, Recipe.EmaWarmupOffset));
         return (float)total;
     }
 
